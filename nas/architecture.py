@@ -1,0 +1,155 @@
+"""The candidate of a search: BERT's four architectural parameters plus the context they live in.
+
+Why a frozen dataclass: candidates are dictionary keys, cache keys and Optuna trial parameters, so
+they must be hashable, comparable and immutable. Its `id` is a hash of its configuration (as in
+Archai), which lets every store recognise a candidate it has already evaluated.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import asdict, dataclass, fields
+from typing import TYPE_CHECKING, Any
+
+from bortnas.errors import ArchitectureError
+
+if TYPE_CHECKING:
+    from transformers import BertConfig
+
+#: Bort's context (transformers' Bort config): RoBERTa BPE vocabulary, 514 positions, 1 type.
+BORT_VOCAB_SIZE = 50265
+BORT_MAX_POSITIONS = 514
+BORT_TYPE_VOCAB_SIZE = 1
+BORT_LAYER_NORM_EPS = 1e-5
+
+#: Upper bound on any single dimension: far above any real encoder, low enough that a typo such as
+#: an extra zero (or a fuzzer) cannot ask us to allocate terabytes.
+MAX_DIMENSION = 1_000_000
+
+_DIMENSION_NAMES = {
+    "depth": "D (depth, encoder layers)",
+    "heads": "A (attention heads)",
+    "hidden": "H (hidden size)",
+    "intermediate": "I (intermediate, feed-forward size)",
+    "vocab_size": "vocabulary size",
+    "max_positions": "maximum positions",
+    "type_vocab_size": "type vocabulary size",
+}
+
+
+@dataclass(frozen=True, order=True)
+class Architecture:
+    """A BERT encoder shape: depth D, heads A, hidden H, intermediate I, and its fixed context.
+
+    The context (vocabulary, positions, token types) is shared by every candidate of a space; it
+    is part of the architecture because it changes the parameter count and the exported config.
+    """
+
+    depth: int
+    heads: int
+    hidden: int
+    intermediate: int
+    vocab_size: int = BORT_VOCAB_SIZE
+    max_positions: int = BORT_MAX_POSITIONS
+    type_vocab_size: int = BORT_TYPE_VOCAB_SIZE
+
+    def __post_init__(self) -> None:
+        for field in fields(self):
+            value = getattr(self, field.name)
+            label = _DIMENSION_NAMES[field.name]
+            if isinstance(value, bool) or not isinstance(value, int):
+                raise ArchitectureError(
+                    f"{label} must be a whole number, got {value!r} ({type(value).__name__})"
+                )
+            if value <= 0:
+                raise ArchitectureError(f"{label} must be positive, got {value}")
+            if value > MAX_DIMENSION:
+                raise ArchitectureError(f"{label} must be at most {MAX_DIMENSION:,}, got {value:,}")
+        if self.hidden % self.heads:
+            raise ArchitectureError(
+                f"H (hidden size) {self.hidden} is not divisible by A (attention heads) "
+                f"{self.heads}: each head needs an equal share of the hidden size"
+            )
+
+    @property
+    def shape(self) -> tuple[int, int, int, int]:
+        """(D, A, H, I): the four searched parameters, in the paper's order."""
+        return (self.depth, self.heads, self.hidden, self.intermediate)
+
+    @property
+    def name(self) -> str:
+        """A short label that names each dimension, e.g. `D4-A8-H1024-I768`."""
+        return f"D{self.depth}-A{self.heads}-H{self.hidden}-I{self.intermediate}"
+
+    @property
+    def id(self) -> str:
+        """A stable 12-hex-digit hash of the whole configuration (shape and context)."""
+        payload = json.dumps(self.to_dict(), sort_keys=True).encode()
+        return hashlib.sha256(payload).hexdigest()[:12]
+
+    def to_dict(self) -> dict[str, int]:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> Architecture:
+        """Build from a plain mapping (JSON, TOML, Optuna params), rejecting unknown keys."""
+        if not isinstance(data, dict):
+            raise ArchitectureError(f"an architecture must be a mapping, got {type(data).__name__}")
+        known = {f.name for f in fields(cls)}
+        unknown = sorted(set(data) - known)
+        if unknown:
+            raise ArchitectureError(
+                f"unknown architecture key(s) {', '.join(map(repr, unknown))}; "
+                f"expected {', '.join(sorted(known))}"
+            )
+        missing = sorted({"depth", "heads", "hidden", "intermediate"} - set(data))
+        if missing:
+            raise ArchitectureError(f"architecture is missing {', '.join(missing)}")
+        return cls(**data)
+
+    def with_shape(self, **changes: int) -> Architecture:
+        """A copy with some dimensions replaced (validated again)."""
+        return Architecture(**{**self.to_dict(), **changes})
+
+    def to_bert_config(self, **overrides: Any) -> BertConfig:
+        """The `transformers.BertConfig` of this architecture (Bort's layer-norm eps)."""
+        from transformers import BertConfig
+
+        settings: dict[str, Any] = {
+            "num_hidden_layers": self.depth,
+            "num_attention_heads": self.heads,
+            "hidden_size": self.hidden,
+            "intermediate_size": self.intermediate,
+            "vocab_size": self.vocab_size,
+            "max_position_embeddings": self.max_positions,
+            "type_vocab_size": self.type_vocab_size,
+            "layer_norm_eps": BORT_LAYER_NORM_EPS,
+        }
+        settings.update(overrides)
+        return BertConfig(**settings)
+
+    @classmethod
+    def from_bert_config(cls, config: Any) -> Architecture:
+        """Read the shape and context back from a BERT-like transformers config."""
+        try:
+            return cls(
+                depth=config.num_hidden_layers,
+                heads=config.num_attention_heads,
+                hidden=config.hidden_size,
+                intermediate=config.intermediate_size,
+                vocab_size=config.vocab_size,
+                max_positions=config.max_position_embeddings,
+                type_vocab_size=config.type_vocab_size,
+            )
+        except AttributeError as exc:
+            raise ArchitectureError(f"not a BERT-like config: missing {exc.name}") from exc
+
+
+#: Bort (de Wynter & Perry 2020): 4 layers, 8 heads, hidden 1024, intermediate 768.
+BORT = Architecture(depth=4, heads=8, hidden=1024, intermediate=768)
+#: The second released Bort shape, bort_2_16_512_1024.
+BORT_2_16_512_1024 = Architecture(depth=2, heads=16, hidden=1024, intermediate=512)
+#: BERT-large's shape in Bort's context: the maximum point T of the bert-large space.
+BERT_LARGE = Architecture(depth=24, heads=16, hidden=1024, intermediate=4096)
+BERT_BASE = Architecture(depth=12, heads=12, hidden=768, intermediate=3072)
