@@ -78,13 +78,24 @@ def evaluate_cached(
     Why here and not in each proxy: every proxy gets the same guarantees — keys that include the
     provenance, checksummed entries, atomic writes — from one place.
     """
+    return lookup_or_measure(proxy, architecture, cache, refresh=refresh)[0]
+
+
+def lookup_or_measure(
+    proxy: Proxy,
+    architecture: Architecture,
+    cache: MeasurementCache | None,
+    *,
+    refresh: bool = False,
+) -> tuple[Measurement, bool]:
+    """`evaluate_cached`, also saying whether the value came from the cache (cost accounting)."""
     if cache is None:
-        return proxy.evaluate(architecture)
+        return proxy.evaluate(architecture), False
     key = proxy.cache_key(architecture)
     if not refresh:
         cached = cache.get(key)
         if cached is not None:
-            return cached
+            return cached, True
     measurement = proxy.evaluate(architecture)
     cache.put(key, measurement)
-    return measurement
+    return measurement, False

@@ -1,0 +1,203 @@
+"""What a search leaves behind: tables on the terminal, CSV/Parquet, PNG plots, the exported pick
+and `summary.json`.
+
+Why plain data first: `top_rows` and `front_rows` compute what is shown (tested), then the
+drawing functions only render it (Optuna's plotting pattern). Every file is written atomically or
+in full before the summary that lists it, so a crash never leaves a summary pointing at nothing.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import pandas as pd
+from rich.console import Console
+from rich.table import Table
+
+from bortnas.cache import write_json_atomic
+from bortnas.export import export_architecture
+
+if TYPE_CHECKING:
+    from bortnas.search import SearchResult
+
+COLUMNS = (
+    ("D", "D"),
+    ("A", "A"),
+    ("H", "H"),
+    ("I", "I"),
+    ("parameters_total", "params"),
+    ("parameters_without_embeddings", "params w/o emb."),
+    ("latency_ms", "latency ms"),
+    ("error", "error"),
+    ("w", "W"),
+    ("on_front", "front"),
+)
+
+
+def _format(key: str, value: Any) -> str:
+    if key.startswith("parameters"):
+        return f"{int(value):,}"
+    if key == "latency_ms":
+        return f"{value:.2f}"
+    if key == "error":
+        return f"{value:.4f}"
+    if key == "w":
+        return f"{value:.4f}"
+    if key == "on_front":
+        return "yes" if value else ""
+    return str(value)
+
+
+def top_rows(result: SearchResult, count: int = 10) -> pd.DataFrame:
+    """The `count` candidates with the smallest W-coefficient (the pick first)."""
+    return result.table.head(count)
+
+
+def rich_table(rows: pd.DataFrame, title: str, *, marks: dict[str, str] | None = None) -> Table:
+    table = Table(title=title, title_justify="left")
+    table.add_column("#", justify="right")
+    for _, label in COLUMNS:
+        table.add_column(label, justify="right")
+    table.add_column("")
+    for rank, (identifier, row) in enumerate(rows.iterrows(), 1):
+        cells = [_format(key, row[key]) for key, _ in COLUMNS]
+        table.add_row(str(rank), *cells, (marks or {}).get(identifier, ""))
+    return table
+
+
+def print_report(result: SearchResult, console: Console, *, top: int = 10) -> None:
+    """The terminal report: settings and budget, top candidates by W, the front, the pick."""
+    marks = {result.pick.id: "pick", result.reference.id: "T"}
+    console.print(
+        f"[bold]{result.optimizer}[/] on [bold]{result.space.name}[/] "
+        f"({result.space.size} candidates, {len(result.table)} evaluated): "
+        f"ε={result.settings['epsilon']}, s={result.settings['interval']} → "
+        f"{result.steps_per_candidate} training steps per candidate; "
+        f"{result.cost.training_steps:,} steps trained this run"
+    )
+    console.print(rich_table(top_rows(result, top), f"top {top} by W-coefficient", marks=marks))
+    console.print(
+        rich_table(result.front, "Pareto front (parameters, latency, error)", marks=marks)
+    )
+    pick = result.table.loc[result.pick.id]
+    console.print(
+        f"pick: [bold]D={result.pick.depth} A={result.pick.heads} H={result.pick.hidden} "
+        f"I={result.pick.intermediate}[/] (W={pick['w']:.4f}, reference T = "
+        f"{result.reference.name}); {result.seconds:.1f} s; results in {result.run_dir}"
+    )
+    if result.failed:
+        console.print(f"[yellow]{len(result.failed)} candidate(s) failed:[/] {result.failed}")
+
+
+def write_outputs(result: SearchResult) -> dict[str, str]:
+    """Write every artefact into the run folder; returns name -> path."""
+    run_dir = result.run_dir
+    outputs: dict[str, str] = {}
+    table = result.table.drop(columns=["architecture"])
+    csv_path = run_dir / "candidates.csv"
+    table.to_csv(csv_path, index=False)
+    outputs["candidates_csv"] = str(csv_path)
+    try:
+        parquet_path = run_dir / "candidates.parquet"
+        table.to_parquet(parquet_path, index=False)
+        outputs["candidates_parquet"] = str(parquet_path)
+    except ImportError:  # pyarrow is optional: CSV always exists
+        pass
+    outputs.update(plot_outputs(result))
+    pick_row = result.table.loc[result.pick.id]
+    config = export_architecture(
+        result.pick,
+        run_dir / "pick",
+        {
+            "space": result.space.name,
+            "optimizer": result.optimizer,
+            "w_coefficient": float(pick_row["w"]),
+            "proxies": {
+                "parameters": float(pick_row["parameters"]),
+                "latency_ms": float(pick_row["latency_ms"]),
+                "error": float(pick_row["error"]),
+            },
+            "reference": result.reference.to_dict(),
+        },
+    )
+    outputs["pick_config"] = str(config)
+    summary_path = run_dir / "summary.json"
+    outputs["summary"] = str(summary_path)
+    write_json_atomic(summary_path, summary(result, outputs))
+    return outputs
+
+
+def summary(result: SearchResult, outputs: dict[str, str]) -> dict[str, Any]:
+    top = top_rows(result, 10).drop(columns=["architecture"])
+    return {
+        "space": result.space.name,
+        "space_size": result.space.size,
+        "optimizer": result.optimizer,
+        "settings": result.settings,
+        "study": {"storage": result.storage, "name": result.study_name},
+        "steps_per_candidate": result.steps_per_candidate,
+        "evaluated": len(result.table),
+        "failed": result.failed,
+        "cost": result.cost.to_dict(),
+        "wall_seconds": round(result.seconds, 3),
+        "reference": result.reference.to_dict(),
+        "pick": result.pick.to_dict(),
+        "pick_w": float(result.table.loc[result.pick.id, "w"]),
+        "front": result.front["id"].tolist(),
+        "top10": json.loads(top.to_json(orient="records")),
+        "outputs": outputs,
+    }
+
+
+def plot_outputs(result: SearchResult) -> dict[str, str]:
+    """Pairwise Pareto projections with the pick marked, and the W ranking; PNG files."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    table = result.table
+    pairs = (
+        ("parameters", "latency_ms"),
+        ("parameters", "error"),
+        ("latency_ms", "error"),
+    )
+    figure, axes = plt.subplots(1, 3, figsize=(16, 4.8))
+    front = table[table["on_front"]]
+    pick = table.loc[[result.pick.id]]
+    reference = table.loc[[result.reference.id]]
+    for axis, (x, y) in zip(axes, pairs, strict=True):
+        axis.scatter(table[x], table[y], s=10, c="lightgray", label="candidates")
+        axis.scatter(front[x], front[y], s=16, c="tab:blue", label="Pareto front (3-D)")
+        axis.scatter(pick[x], pick[y], s=120, marker="*", c="tab:red", label="pick (min W)")
+        axis.scatter(reference[x], reference[y], s=60, marker="s", c="black", label="T")
+        axis.set_xlabel(x)
+        axis.set_ylabel(y)
+        if x == "parameters":
+            axis.set_xscale("log")
+    axes[0].legend(loc="best", fontsize=8)
+    figure.suptitle(f"{result.optimizer} on {result.space.name}: pick {result.pick.name}")
+    figure.tight_layout()
+    pareto_path = result.run_dir / "pareto.png"
+    figure.savefig(pareto_path, dpi=110)
+    plt.close(figure)
+
+    ranked = table.head(30)
+    figure, axis = plt.subplots(figsize=(10, 5))
+    labels = [f"{r.D}-{r.A}-{r.H}-{r.I}" for r in ranked.itertuples()]
+    colours = ["tab:red" if i == result.pick.id else "tab:blue" for i in ranked.index]
+    axis.bar(range(len(ranked)), ranked["w"], color=colours)
+    axis.set_xticks(range(len(ranked)), labels, rotation=75, fontsize=7)
+    axis.set_ylabel("W-coefficient (relative to T; smaller is better)")
+    axis.set_title("W-coefficient ranking (D-A-H-I), best 30")
+    figure.tight_layout()
+    ranking_path = result.run_dir / "w_ranking.png"
+    figure.savefig(ranking_path, dpi=110)
+    plt.close(figure)
+    return {"pareto_png": str(pareto_path), "w_ranking_png": str(ranking_path)}
+
+
+def load_summary(run_dir: str | Path) -> dict[str, Any]:
+    return json.loads((Path(run_dir) / "summary.json").read_text(encoding="utf-8"))

@@ -1,0 +1,149 @@
+"""Running evaluations as Optuna trials: the work loop every worker process executes.
+
+Why `study.optimize` with enqueued trials: Optuna pops each waiting trial for exactly one worker,
+keeps its heartbeat while the (long) training runs, fails trials whose worker died and re-enqueues
+them through the storage's retry callback. This module only adds what Optuna does not know:
+which architecture a trial is, stopping when the queue is empty, and a bounded number of retries
+of a failing evaluation with its reason recorded.
+"""
+
+from __future__ import annotations
+
+import time
+import warnings
+from collections.abc import Callable
+from typing import Any
+
+import optuna
+from optuna.trial import TrialState
+
+from bortnas.errors import BortnasError
+from bortnas.evaluation import Evaluator
+from bortnas.search_spaces import SearchSpace
+from bortnas.store import (
+    DIMENSIONS,
+    HEARTBEAT_SECONDS,
+    OBJECTIVES,
+    completed_trials,
+    count_states,
+    enqueue_candidates,
+)
+
+Progress = Callable[[int], None]
+
+
+class _QueueEmpty(Exception):
+    """A trial was created although no enqueued candidate was left (a race between workers).
+
+    Such a spare trial ends FAIL without an architecture id, so no listing counts it.
+    """
+
+
+def _objective(space: SearchSpace, evaluator: Evaluator, *, enqueued_only: bool):
+    def objective(trial: optuna.Trial) -> list[float]:
+        if enqueued_only and "architecture_id" not in trial.user_attrs:
+            raise _QueueEmpty
+        values = {
+            key: trial.suggest_categorical(key, list(space.dimensions[key])) for key in DIMENSIONS
+        }
+        if values["hidden"] % values["heads"]:
+            raise optuna.TrialPruned("H is not divisible by A")
+        architecture = space.architecture(**values)
+        trial.set_user_attr("architecture_id", architecture.id)
+        trial.set_user_attr("architecture", architecture.to_dict())
+        try:
+            measurements = evaluator.measure_all(architecture)
+        except (BortnasError, KeyboardInterrupt):
+            raise
+        except Exception as exc:
+            trial.set_user_attr("fail_reason", f"{type(exc).__name__}: {exc}"[:500])
+            raise
+        trial.set_user_attr("measurements", {name: m.to_dict() for name, m in measurements.items()})
+        return [measurements[name].value for name in OBJECTIVES]
+
+    return objective
+
+
+def _stop_when_queue_empty(study: optuna.Study, trial: Any) -> None:
+    if not study.get_trials(deepcopy=False, states=(TrialState.WAITING,)):
+        study.stop()
+
+
+def evaluate_enqueued(
+    study: optuna.Study,
+    space: SearchSpace,
+    evaluator: Evaluator,
+    candidates: list,
+    *,
+    on_progress: Progress | None = None,
+    wait_seconds: float = HEARTBEAT_SECONDS,
+) -> None:
+    """Evaluate every candidate exactly once across all workers sharing the study.
+
+    Returns when every candidate is complete or out of retries. Trials still running elsewhere are
+    waited for; if their worker died, Optuna's heartbeat check fails them and the retry callback
+    puts them back in the queue, where this worker picks them up.
+    """
+    objective = _objective(space, evaluator, enqueued_only=True)
+    wanted = {candidate.id for candidate in candidates}
+
+    def report(*_: Any) -> None:
+        if on_progress is not None:
+            done = sum(
+                1 for t in completed_trials(study) if t.user_attrs["architecture_id"] in wanted
+            )
+            on_progress(done)
+
+    report()
+    while True:
+        enqueue_candidates(study, candidates)
+        states = count_states(study)
+        if states.get("WAITING", 0):
+            try:
+                study.optimize(
+                    objective, callbacks=[_stop_when_queue_empty, report], catch=(_QueueEmpty,)
+                )
+            except (BortnasError, KeyboardInterrupt):
+                raise
+            except Exception as exc:  # a failed evaluation: recorded on its trial, retried
+                warnings.warn(
+                    f"evaluation failed ({type(exc).__name__}: {exc}); retrying", stacklevel=2
+                )
+            continue
+        if states.get("RUNNING", 0):
+            time.sleep(wait_seconds)
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+                optuna.storages.fail_stale_trials(study)
+            report()
+            continue
+        break
+    report()
+
+
+def evaluate_sampled(
+    study: optuna.Study,
+    space: SearchSpace,
+    evaluator: Evaluator,
+    reference: Any,
+    trials: int,
+    *,
+    on_progress: Progress | None = None,
+) -> None:
+    """Let the study's sampler (NSGA-II) propose candidates until `trials` distinct are complete."""
+    evaluate_enqueued(study, space, evaluator, [reference])
+    objective = _objective(space, evaluator, enqueued_only=False)
+    attempts = 0
+    while True:
+        done = len(completed_trials(study))
+        if on_progress is not None:
+            on_progress(done)
+        if done >= trials or attempts >= 20 * trials:
+            return
+        attempts += 1
+        try:
+            study.optimize(objective, n_trials=1, catch=())
+        except (BortnasError, KeyboardInterrupt):
+            raise
+        except Exception as exc:  # recorded on the trial as FAIL with its reason
+            warnings.warn(f"evaluation failed ({type(exc).__name__}: {exc})", stacklevel=2)
