@@ -1,0 +1,356 @@
+"""Inference latency i(ξ) of a candidate: measured on this machine, or predicted from a layer table.
+
+Why two methods: Bort's claim is speed on a CPU, so the number must come from real forward passes
+of transformers' `BertModel` on the user's hardware (`MeasuredLatencyProxy`, ~1 s per bert-large
+candidate). Scoring a whole space that way takes minutes, so `PredictedLatencyProxy` exploits the
+AB^nC structure instead: it times each distinct encoder layer (H, A, I) once, plus the
+embeddings and pooler per H, predicts `D x layer + overhead`, and corrects the sum with an affine
+fit against a few full measurements (`latency_table.py`). The benchmark
+`benchmarks/latency_proxy.py` validates the prediction against measurement.
+
+Why this timing method: the machine is small and shared, so a number is only trustworthy when
+(i) the process has warmed up (the first model timed in a process runs up to 1.7x slow: a
+throw-away model runs first), (ii) each model runs a few untimed passes, (iii) many timed passes
+are summarised by their median with the IQR as spread, and (iv) the thread count is fixed and
+recorded. `torch.utils.benchmark.Timer` does the timing (and synchronises accelerators). Every
+value is keyed by a hardware fingerprint, so a cache never returns a number from other hardware.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import math
+import os
+import platform
+import time
+from collections.abc import Callable, Iterator
+from functools import lru_cache
+from typing import TYPE_CHECKING, Any
+
+from bortnas.errors import BortnasError
+from bortnas.proxies.base import Measurement, Proxy
+
+if TYPE_CHECKING:
+    import torch
+
+    from bortnas.architecture import Architecture
+
+#: Weights are drawn from one seeded pool of this many normal values, tiled over every parameter:
+#: timing does not depend on the values, and drawing BERT-large's 335 M normals costs seconds.
+_POOL_SIZE = 1 << 20
+_WARM_DEVICES: set[str] = set()
+METHODS = ("measured", "predicted")
+
+
+class LatencyError(BortnasError, ValueError):
+    """A latency setting that cannot be used (bad knob, unavailable device, sequence too long)."""
+
+
+def check_positive_int(name: str, value: object) -> int:
+    """`value` as a positive int, or a `LatencyError` that names the knob."""
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise LatencyError(f"{name} must be a whole number, got {value!r}")
+    if value <= 0:
+        raise LatencyError(f"{name} must be positive, got {value}")
+    return value
+
+
+def check_positive_float(name: str, value: object) -> float:
+    if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
+        raise LatencyError(f"{name} must be a finite number, got {value!r}")
+    if value <= 0:
+        raise LatencyError(f"{name} must be positive, got {value}")
+    return float(value)
+
+
+def resolve_device(device: str) -> str:
+    """'cpu', or 'cuda' when torch can reach a GPU; anything else is a user mistake."""
+    import torch
+
+    if device == "cpu":
+        return device
+    if device == "cuda" or (isinstance(device, str) and device.startswith("cuda:")):
+        if not torch.cuda.is_available():
+            raise LatencyError(
+                f"device {device!r} was asked for, but torch {torch.__version__} sees no CUDA GPU; "
+                "use device='cpu'"
+            )
+        return device
+    raise LatencyError(f"unknown device {device!r}; expected 'cpu' or 'cuda'")
+
+
+@lru_cache(maxsize=1)
+def _cpu_model() -> str:
+    with contextlib.suppress(OSError), open("/proc/cpuinfo", encoding="utf-8") as stream:
+        for line in stream:
+            if line.lower().startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    return platform.processor() or platform.machine() or "unknown"
+
+
+def hardware_fingerprint(
+    device: str, threads: int, batch_size: int, sequence_length: int
+) -> dict[str, Any]:
+    """What a latency depends on besides the architecture: hardware, libraries and input shape."""
+    import torch
+    import transformers
+
+    try:
+        cores = len(os.sched_getaffinity(0))
+    except AttributeError:  # not on Linux
+        cores = os.cpu_count() or 0
+    device_name = _cpu_model() if device == "cpu" else torch.cuda.get_device_name(device)
+    return {
+        "cpu": _cpu_model(),
+        "cores": cores,
+        "machine": platform.machine(),
+        "threads": threads,
+        "torch": torch.__version__,
+        "transformers": transformers.__version__,
+        "device": device,
+        "device_name": device_name,
+        "batch_size": batch_size,
+        "sequence_length": sequence_length,
+    }
+
+
+@contextlib.contextmanager
+def fixed_threads(threads: int) -> Iterator[None]:
+    """Run with exactly `threads` intra-op threads, restoring the caller's setting afterwards."""
+    import torch
+
+    previous = torch.get_num_threads()
+    torch.set_num_threads(threads)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(previous)
+
+
+def random_weights(module: torch.nn.Module, device: str, seed: int = 0) -> torch.nn.Module:
+    """Allocate `module` (built on the meta device) on `device` and fill it with random values.
+
+    Why not the usual init: initialising BERT-large's weights draws 335 M normals (seconds on two
+    cores); tiling a seeded pool costs a memory copy and times the same. Buffers (position ids,
+    token types) are rebuilt by hand: this is why only modules with known buffers are accepted.
+    """
+    import torch
+
+    module = module.to_empty(device=device)
+    pool = torch.randn(_POOL_SIZE, generator=torch.Generator().manual_seed(seed)).mul_(0.02)
+    pool = pool.to(device)
+    with torch.no_grad():
+        for parameter in module.parameters():
+            flat = parameter.view(-1)
+            for start in range(0, flat.numel(), _POOL_SIZE):
+                stop = min(start + _POOL_SIZE, flat.numel())
+                flat[start:stop].copy_(pool[: stop - start])
+        for name, buffer in module.named_buffers():
+            if name.endswith("position_ids"):
+                buffer.copy_(torch.arange(buffer.shape[-1], device=device).expand_as(buffer))
+            elif name.endswith("token_type_ids"):
+                buffer.zero_()
+            else:  # an internal bug, not a user mistake: a new transformers buffer to rebuild
+                raise RuntimeError(f"random_weights does not know how to fill buffer {name!r}")
+    return module.eval()
+
+
+def build_model(architecture: Architecture, device: str, **overrides: Any) -> torch.nn.Module:
+    """`transformers.BertModel` of `architecture` on `device`, random weights, eval mode."""
+    import torch
+    from transformers import BertModel
+
+    with torch.device("meta"):
+        model = BertModel(architecture.to_bert_config(**overrides))
+    return random_weights(model, device)
+
+
+def model_inputs(
+    architecture: Architecture, batch_size: int, sequence_length: int, device: str
+) -> dict[str, torch.Tensor]:
+    """Real-shaped random token ids and a full attention mask, as a tokenizer would produce."""
+    import torch
+
+    if sequence_length > architecture.max_positions:
+        raise LatencyError(
+            f"sequence length {sequence_length} exceeds {architecture.name}'s "
+            f"{architecture.max_positions} positions"
+        )
+    generator = torch.Generator().manual_seed(1)
+    shape = (batch_size, sequence_length)
+    ids = torch.randint(0, architecture.vocab_size, shape, generator=generator)
+    return {
+        "input_ids": ids.to(device),
+        "attention_mask": torch.ones(shape, dtype=torch.long, device=device),
+    }
+
+
+def time_callable(
+    run: Callable[[], Any],
+    *,
+    device: str,
+    threads: int,
+    warmup: int,
+    repeat: int,
+    min_run_time: float,
+) -> dict[str, float]:
+    """Median and IQR (ms) of `run()` after `warmup` untimed calls, over >= ~`repeat` timed runs.
+
+    `blocked_autorange` keeps running until `min_run_time` seconds are spent; we stretch that to
+    `repeat` times the warm-up duration so that slow models still get several timed runs.
+    """
+    import torch
+    from torch.utils.benchmark import Timer
+
+    with fixed_threads(threads), torch.inference_mode():
+        started = time.perf_counter()
+        for _ in range(warmup):
+            run()
+        if device != "cpu":
+            torch.cuda.synchronize(device)
+        per_call = (time.perf_counter() - started) / warmup
+        timer = Timer(stmt="run()", globals={"run": run}, num_threads=threads)
+        result = timer.blocked_autorange(min_run_time=max(min_run_time, 0.95 * repeat * per_call))
+    return {
+        "median_ms": result.median * 1e3,
+        "iqr_ms": result.iqr * 1e3,
+        "mean_ms": result.mean * 1e3,
+        "runs": len(result.times),
+        "calls_per_run": result.number_per_run,
+    }
+
+
+def warm_up_process(device: str, threads: int) -> None:
+    """Run a throw-away model once per process and device: the first model timed runs slow."""
+    if device in _WARM_DEVICES:
+        return
+    from bortnas.architecture import Architecture
+
+    arch = Architecture(depth=2, heads=8, hidden=512, intermediate=2048, vocab_size=1024)
+    model = build_model(arch, device)
+    inputs = model_inputs(arch, 1, 128, device)
+    time_callable(
+        lambda: model(**inputs),
+        device=device,
+        threads=threads,
+        warmup=3,
+        repeat=5,
+        min_run_time=0.3,
+    )
+    _WARM_DEVICES.add(device)
+
+
+class LatencySettings:
+    """The knobs shared by both latency proxies, validated once (the fidelity of a latency)."""
+
+    def __init__(
+        self,
+        *,
+        batch_size: int,
+        sequence_length: int,
+        device: str,
+        threads: int | None,
+        warmup: int,
+        repeat: int,
+        min_run_time: float,
+    ) -> None:
+        import torch
+
+        self.batch_size = check_positive_int("batch_size", batch_size)
+        self.sequence_length = check_positive_int("sequence_length", sequence_length)
+        self.device = resolve_device(device)
+        self.threads = check_positive_int(
+            "threads", torch.get_num_threads() if threads is None else threads
+        )
+        self.warmup = check_positive_int("warmup", warmup)
+        self.repeat = check_positive_int("repeat", repeat)
+        self.min_run_time = check_positive_float("min_run_time", min_run_time)
+        self.fingerprint = hardware_fingerprint(
+            self.device, self.threads, self.batch_size, self.sequence_length
+        )
+
+    def knobs(self) -> dict[str, Any]:
+        return {"warmup": self.warmup, "repeat": self.repeat, "min_run_time": self.min_run_time}
+
+    def time(self, run: Callable[[], Any]) -> dict[str, float]:
+        warm_up_process(self.device, self.threads)
+        return time_callable(
+            run,
+            device=self.device,
+            threads=self.threads,
+            warmup=self.warmup,
+            repeat=self.repeat,
+            min_run_time=self.min_run_time,
+        )
+
+
+class MeasuredLatencyProxy(Proxy):
+    """Median forward latency of the full `BertModel` (random weights) on this machine, in ms.
+
+    Defaults follow DESIGN.md section 4: batch 1, sequence 128, CPU, all of torch's threads.
+    """
+
+    name = "latency"
+    unit = "ms"
+    cost = "about 1 s per bert-large candidate (model build, warm-up, timed runs)"
+
+    def __init__(
+        self,
+        *,
+        batch_size: int = 1,
+        sequence_length: int = 128,
+        device: str = "cpu",
+        threads: int | None = None,
+        warmup: int = 2,
+        repeat: int = 5,
+        min_run_time: float = 0.3,
+    ) -> None:
+        self.settings = LatencySettings(
+            batch_size=batch_size,
+            sequence_length=sequence_length,
+            device=device,
+            threads=threads,
+            warmup=warmup,
+            repeat=repeat,
+            min_run_time=min_run_time,
+        )
+
+    def provenance(self) -> dict[str, Any]:
+        return {
+            **self.settings.fingerprint,
+            "method": "measured",
+            **self.settings.knobs(),
+            "model": "transformers.BertModel (random weights, with pooler)",
+        }
+
+    def evaluate(self, architecture: Architecture) -> Measurement:
+        s = self.settings
+        inputs = model_inputs(architecture, s.batch_size, s.sequence_length, s.device)
+        started = time.perf_counter()
+        model = build_model(architecture, s.device)
+        built = time.perf_counter()
+        timing = s.time(lambda: model(**inputs))
+        return Measurement(
+            proxy=self.name,
+            value=timing["median_ms"],
+            unit=self.unit,
+            spread=timing["iqr_ms"],
+            details={
+                **timing,
+                "spread_kind": "IQR",
+                "build_seconds": round(built - started, 3),
+                "seconds": round(time.perf_counter() - started, 3),
+            },
+            provenance=self.provenance(),
+        )
+
+
+def make_latency_proxy(method: str = "measured", **knobs: Any) -> Proxy:
+    """The latency proxy for `method` ("measured" or "predicted"), built with `knobs`."""
+    if method == "measured":
+        return MeasuredLatencyProxy(**knobs)
+    if method == "predicted":
+        from bortnas.proxies.latency_table import PredictedLatencyProxy
+
+        return PredictedLatencyProxy(**knobs)
+    raise LatencyError(f"unknown latency method {method!r}; expected one of {', '.join(METHODS)}")
