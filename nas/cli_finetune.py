@@ -15,7 +15,7 @@ from pathlib import Path
 
 from rich.table import Table
 
-from bortnas.augment import GENERATORS
+from bortnas.augment import GENERATORS, resolve
 from bortnas.cache import write_json_atomic
 from bortnas.cli import add_command, console
 from bortnas.errors import DataError
@@ -107,6 +107,7 @@ def _finetune(args: argparse.Namespace) -> int:
         torch.set_num_threads(max(1, args.threads))
     thetas = load_theta(args.theta)
     generators = tuple(g.strip() for g in args.generators.split(",") if g.strip())
+    resolve(generators)
     student = _student(args.student)
     task = load_task(
         args.data,

@@ -8,7 +8,8 @@ Pruning (the paper's rule is not published in full):
   2(1 - 2^-|Θ|) correspond to this; |Θ| = 8 runs rounds of 8, 4, 2, 1 configurations.
 - `common-prefix`: our reading of the author's blog ("removes the hyperparameters belonging to
   the longest common sequence, rooted at the first element"): with Θ sorted worst first, drop the
-  longest run, starting at the worst θ, whose members share one setting with that worst θ.
+  longest run, starting at the worst θ, whose members share one setting with that worst θ
+  (settings that all of Θ shares are ignored).
 - `drop-worst`: drop the single worst θ (|Θ| rounds; the slowest, most careful rule).
 Every rule keeps at least one θ; ties keep Θ's declared order.
 """
@@ -180,6 +181,8 @@ def prune_common_prefix(ranked: Sequence[Hyperparameters]) -> list[Hyperparamete
     longest = 1
     for field in fields(Hyperparameters):
         value = getattr(worst_first[0], field.name)
+        if all(getattr(theta, field.name) == value for theta in worst_first):
+            continue  # a setting all of Θ shares distinguishes nothing
         run = 1
         while run < len(worst_first) and getattr(worst_first[run], field.name) == value:
             run += 1
