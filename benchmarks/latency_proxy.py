@@ -1,0 +1,158 @@
+"""Validate the predicted latency against measurement, and time BERT-large, BERT-base and Bort.
+
+Why a script and not a test: the figures depend on the machine and its load (DESIGN.md section 6),
+so they are printed as ratios measured in one run, with the load average at start and end.
+
+Prints: Spearman rank correlation and MAPE between predicted and measured latency on random
+candidates of a space (targets: >= 0.95 and <= 10 %); the wall time to score the whole space by
+each method (the measured one extrapolated from the sample's mean cost); the ratio of one
+architecture measured in two separate processes (target: within 10 %); and the latency of
+BERT-large, BERT-base and Bort at the default settings, with the ratios the paper speaks of.
+
+    python benchmarks/latency_proxy.py --samples 20 --seed 0
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import random
+import subprocess
+import sys
+import tempfile
+import time
+
+import numpy as np
+from scipy.stats import spearmanr
+
+from bortnas import BERT_BASE, BERT_LARGE, BORT, Architecture, load_space
+from bortnas.cache import MeasurementCache
+from bortnas.proxies.latency import MeasuredLatencyProxy
+from bortnas.proxies.latency_table import PredictedLatencyProxy
+
+_CHILD = """
+import json, sys
+from bortnas import Architecture
+from bortnas.proxies.latency import MeasuredLatencyProxy
+arch = Architecture.from_dict(json.loads(sys.argv[1]))
+m = MeasuredLatencyProxy(threads=int(sys.argv[2])).evaluate(arch)
+print(json.dumps({"value": m.value, "spread": m.spread, "runs": m.details["runs"]}))
+"""
+
+
+def load() -> str:
+    one, five, fifteen = os.getloadavg()
+    return f"{one:.2f} {five:.2f} {fifteen:.2f} (1/5/15 min) on {os.cpu_count()} cores"
+
+
+def measure_in_subprocess(arch: Architecture, threads: int) -> dict[str, float]:
+    """One measurement in a fresh interpreter: its own warm-up, its own process state."""
+    out = subprocess.run(
+        [sys.executable, "-c", _CHILD, json.dumps(arch.to_dict()), str(threads)],
+        check=True,
+        capture_output=True,
+        text=True,
+    )
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--samples", type=int, default=20, help="random candidates to measure")
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--space", default="bert-large")
+    parser.add_argument("--threads", type=int, default=None, help="default: torch's threads")
+    args = parser.parse_args(argv)
+
+    print(f"load average at start: {load()}")
+    space = load_space(args.space).candidates
+    measured = MeasuredLatencyProxy(threads=args.threads)
+    threads = measured.settings.threads
+    fp = measured.settings.fingerprint
+    print(
+        f"hardware: {fp['cpu']}, {fp['cores']} cores, {threads} threads, torch {fp['torch']}, "
+        f"transformers {fp['transformers']}; batch {fp['batch_size']}, seq {fp['sequence_length']}"
+    )
+
+    with tempfile.TemporaryDirectory() as folder:  # cold caches: nothing from earlier runs
+        cache = MeasurementCache(folder)
+        started = time.perf_counter()
+        predictor = PredictedLatencyProxy(space=args.space, threads=threads, cache=cache)
+        predicted_all = {a: predictor.evaluate(a).value for a in space}
+        cold = time.perf_counter() - started
+        started = time.perf_counter()
+        again = PredictedLatencyProxy(space=args.space, threads=threads, cache=cache)
+        for a in space:
+            again.evaluate(a)
+        warm = time.perf_counter() - started
+        calibration = predictor.calibrate()
+
+    print(
+        f"\npredicted: calibrated on {len(calibration['architectures'])} full measurements "
+        f"({', '.join(calibration['architectures'])}): slope {calibration['slope']:.3f}, "
+        f"intercept {calibration['intercept']:.1f} ms, RMS residual {calibration['rms_ms']:.1f} ms"
+    )
+    sample = random.Random(args.seed).sample(space, args.samples)
+    print(f"\nmeasuring {len(sample)} random {args.space} candidates (seed {args.seed}):")
+    truth, guess, seconds = [], [], []
+    for arch in sample:
+        started = time.perf_counter()
+        value = measured.evaluate(arch).value
+        seconds.append(time.perf_counter() - started)
+        truth.append(value)
+        guess.append(predicted_all[arch])
+        print(
+            f"  {arch.name:<22} measured {value:8.1f} ms  predicted {guess[-1]:8.1f} ms  "
+            f"({100 * (guess[-1] / value - 1):+5.1f} %)  cost {seconds[-1]:.1f} s"
+        )
+    rho = spearmanr(truth, guess).statistic
+    mape = 100 * float(np.mean(np.abs(np.asarray(guess) / np.asarray(truth) - 1)))
+    overlap = len(set(sample) & set(predictor.calibration_set()))
+    print(
+        f"\nSpearman (predicted vs measured, n={len(sample)}): {rho:.3f}   (target >= 0.95)\n"
+        f"MAPE: {mape:.1f} %   (target <= 10 %)   "
+        f"[{overlap} of the sample are also calibration points]"
+    )
+    per_arch = float(np.mean(seconds))
+    print(
+        f"\nwall time to score all {len(space)} candidates:\n"
+        f"  predicted, cold caches (layer table + calibration): {cold:.1f} s\n"
+        f"  predicted, from the disk cache (new proxy):          {warm:.2f} s\n"
+        f"  measured: ~{per_arch * len(space) / 60:.1f} min (EXTRAPOLATED: {len(space)} x the "
+        f"sample's mean cost {per_arch:.2f} s per candidate)\n"
+        f"  measured/predicted (cold): ~{per_arch * len(space) / cold:.0f}x"
+    )
+
+    first = measure_in_subprocess(BORT, threads)
+    second = measure_in_subprocess(BORT, threads)
+    ratio = second["value"] / first["value"]
+    print(
+        f"\nrepeatability, {BORT.name} in two separate processes: {first['value']:.1f} ms and "
+        f"{second['value']:.1f} ms, ratio {ratio:.3f} ({100 * abs(ratio - 1):.1f} % apart; "
+        "target within 10 %)"
+    )
+
+    print(
+        f"\nat the defaults (batch {fp['batch_size']}, seq {fp['sequence_length']}, {threads} "
+        "threads, Bort's context), measured:"
+    )
+    named = {"BERT-large": BERT_LARGE, "BERT-base": BERT_BASE, "Bort": BORT}
+    values = {}
+    for label, arch in named.items():
+        m = measured.evaluate(arch)
+        values[label] = m.value
+        print(
+            f"  {label:<10} {arch.name:<22} {m.value:8.1f} ms  (IQR {m.spread:.1f} ms, "
+            f"{m.details['runs']} runs)  predicted {predicted_all.get(arch, float('nan')):.1f} ms"
+        )
+    print(
+        f"  BERT-large/Bort: {values['BERT-large'] / values['Bort']:.1f}x   "
+        f"BERT-base/Bort: {values['BERT-base'] / values['Bort']:.1f}x   "
+        "(paper, CPU: 20x and 7.9x)"
+    )
+    print(f"\nload average at end: {load()}")
+
+
+if __name__ == "__main__":
+    main()
