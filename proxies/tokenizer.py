@@ -1,0 +1,151 @@
+"""The student's tokenizer: a small byte-level BPE trained on the corpus, or a user's local one.
+
+Why train our own: Bort's RoBERTa vocabulary (50,265) would make the embedding table and its
+optimiser update dominate the cost of training a width-scaled student, and the students never
+need to share the teacher's vocabulary when they distil sentence embeddings (DESIGN.md section
+4: vocabulary 8192 costs a third of 50265 per step). `tokenizers` trains an 8k BPE on the whole
+train split in a few seconds; it is cached under `default_cache_dir()/tokenizers`, keyed by the
+corpus identity and the vocabulary size, so it is trained once per corpus.
+
+A user's tokenizer folder (`tokenizer.json`, or anything `AutoTokenizer` reads from a local path;
+never the hub, never remote code) replaces it, e.g. to share a teacher's vocabulary so that the
+error proxy can distil masked-LM logits, as the paper does.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from bortnas.cache import default_cache_dir
+from bortnas.errors import DataError
+
+if TYPE_CHECKING:
+    from tokenizers import Tokenizer
+
+    from bortnas.proxies.corpus import Corpus
+
+DEFAULT_VOCAB_SIZE = 8192
+SPECIAL_TOKENS = ("<pad>", "<s>", "</s>", "<unk>", "<mask>")
+#: Version of the training recipe; part of the cache key.
+RECIPE_VERSION = 1
+
+
+@dataclass(frozen=True)
+class StudentTokenizer:
+    """A fast tokenizer plus the ids of the special tokens the error proxy needs."""
+
+    backend: Tokenizer
+    pad_id: int
+    cls_id: int
+    sep_id: int
+    mask_id: int
+    id: str
+    source: str
+
+    @property
+    def vocab_size(self) -> int:
+        return self.backend.get_vocab_size(with_added_tokens=True)
+
+    def vocabulary(self) -> dict[str, int]:
+        return self.backend.get_vocab(with_added_tokens=True)
+
+    def encode(self, texts: list[str], max_length: int) -> list[list[int]]:
+        """Token ids framed by the classification and separator tokens, at most `max_length`."""
+        encodings = self.backend.encode_batch(list(texts), add_special_tokens=False)
+        room = max(max_length - 2, 1)
+        return [[self.cls_id, *e.ids[:room], self.sep_id] for e in encodings]
+
+    def decode(self, ids: list[int]) -> str:
+        return self.backend.decode(ids, skip_special_tokens=True)
+
+
+def _first_id(backend: Tokenizer, candidates: tuple[str, ...]) -> int | None:
+    for token in candidates:
+        index = backend.token_to_id(token)
+        if index is not None:
+            return index
+    return None
+
+
+def _wrap(backend: Tokenizer, *, source: str, where: str) -> StudentTokenizer:
+    ids = {
+        "pad": _first_id(backend, ("<pad>", "[PAD]")),
+        "cls": _first_id(backend, ("<s>", "[CLS]", "<cls>", "<|endoftext|>")),
+        "sep": _first_id(backend, ("</s>", "[SEP]", "<sep>", "<|endoftext|>")),
+        "mask": _first_id(backend, ("<mask>", "[MASK]")),
+    }
+    missing = [name for name, value in ids.items() if value is None]
+    if missing:
+        raise DataError(f"{where}: tokenizer has no {', '.join(missing)} token")
+    digest = hashlib.sha256(backend.to_str().encode()).hexdigest()[:16]
+    return StudentTokenizer(
+        backend=backend,
+        pad_id=ids["pad"],
+        cls_id=ids["cls"],
+        sep_id=ids["sep"],
+        mask_id=ids["mask"],
+        id=digest,
+        source=source,
+    )
+
+
+def train_tokenizer(corpus: Corpus, *, vocab_size: int = DEFAULT_VOCAB_SIZE) -> StudentTokenizer:
+    """A byte-level BPE of `vocab_size` trained on the corpus's train split, cached."""
+    from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
+
+    path = (
+        default_cache_dir() / "tokenizers" / f"bpe{vocab_size}-v{RECIPE_VERSION}-{corpus.id}.json"
+    )
+    source = f"bpe:{vocab_size}:corpus={corpus.id}"
+    if path.is_file():
+        try:
+            return _wrap(Tokenizer.from_file(str(path)), source=source, where=str(path))
+        except Exception:  # a damaged cache file: retrain below
+            path.unlink(missing_ok=True)
+    backend = Tokenizer(models.BPE(unk_token="<unk>"))
+    backend.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=True)
+    backend.decoder = decoders.ByteLevel()
+    trainer = trainers.BpeTrainer(
+        vocab_size=vocab_size,
+        special_tokens=list(SPECIAL_TOKENS),
+        initial_alphabet=pre_tokenizers.ByteLevel.alphabet(),
+        show_progress=False,
+    )
+    backend.train_from_iterator(corpus.train, trainer=trainer, length=len(corpus.train))
+    path.parent.mkdir(parents=True, exist_ok=True)
+    temporary = path.with_suffix(".tmp")
+    backend.save(str(temporary))
+    temporary.replace(path)
+    return _wrap(backend, source=source, where=str(path))
+
+
+def load_tokenizer(path: str | Path) -> StudentTokenizer:
+    """A user's local tokenizer: a `tokenizer.json` file, or a folder that holds one or that
+    `AutoTokenizer` can read (fast tokenizers only; no hub, no remote code)."""
+    from tokenizers import Tokenizer
+
+    where = Path(path).expanduser()
+    if not where.exists():
+        raise DataError(f"{where}: tokenizer not found")
+    file = where / "tokenizer.json" if where.is_dir() else where
+    if file.is_file():
+        try:
+            backend = Tokenizer.from_file(str(file))
+        except Exception as exc:
+            raise DataError(f"{file}: not a readable tokenizer.json ({exc})") from None
+        return _wrap(backend, source=f"user:{where.resolve()}", where=str(where))
+    try:
+        from transformers import AutoTokenizer
+
+        loaded = AutoTokenizer.from_pretrained(
+            str(where), local_files_only=True, trust_remote_code=False, use_fast=True
+        )
+    except Exception as exc:
+        raise DataError(f"{where}: no usable tokenizer in this folder ({exc})") from None
+    backend = getattr(loaded, "backend_tokenizer", None)
+    if backend is None:
+        raise DataError(f"{where}: tokenizer has no fast (tokenizers) implementation")
+    return _wrap(backend, source=f"user:{where.resolve()}", where=str(where))
