@@ -16,7 +16,7 @@ import pandas as pd
 from rich.console import Console
 from rich.table import Table
 
-from bortnas.cache import write_json_atomic
+from bortnas.cache import atomic_path, write_json_atomic
 from bortnas.export import export_architecture
 
 if TYPE_CHECKING:
@@ -97,11 +97,13 @@ def write_outputs(result: SearchResult) -> dict[str, str]:
     outputs: dict[str, str] = {}
     table = result.table.drop(columns=["architecture"])
     csv_path = run_dir / "candidates.csv"
-    table.to_csv(csv_path, index=False)
+    with atomic_path(csv_path) as temporary:
+        table.to_csv(temporary, index=False)
     outputs["candidates_csv"] = str(csv_path)
     try:
         parquet_path = run_dir / "candidates.parquet"
-        table.to_parquet(parquet_path, index=False)
+        with atomic_path(parquet_path) as temporary:
+            table.to_parquet(temporary, index=False)
         outputs["candidates_parquet"] = str(parquet_path)
     except ImportError:  # pyarrow is optional: CSV always exists
         pass
@@ -181,7 +183,8 @@ def plot_outputs(result: SearchResult) -> dict[str, str]:
     figure.suptitle(f"{result.optimizer} on {result.space.name}: pick {result.pick.name}")
     figure.tight_layout()
     pareto_path = result.run_dir / "pareto.png"
-    figure.savefig(pareto_path, dpi=110)
+    with atomic_path(pareto_path) as temporary:
+        figure.savefig(temporary, dpi=110, format="png")
     plt.close(figure)
 
     ranked = table.head(30)
@@ -194,7 +197,8 @@ def plot_outputs(result: SearchResult) -> dict[str, str]:
     axis.set_title("W-coefficient ranking (D-A-H-I), best 30")
     figure.tight_layout()
     ranking_path = result.run_dir / "w_ranking.png"
-    figure.savefig(ranking_path, dpi=110)
+    with atomic_path(ranking_path) as temporary:
+        figure.savefig(temporary, dpi=110, format="png")
     plt.close(figure)
     return {"pareto_png": str(pareto_path), "w_ranking_png": str(ranking_path)}
 

@@ -11,12 +11,15 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import random
+import time
 import warnings
 from collections import Counter
 from pathlib import Path
 from typing import Any
 
 import optuna
+import sqlalchemy
 from optuna.storages import JournalStorage, RDBStorage, RetryHeartbeatStaleTrialCallback
 from optuna.storages.journal import JournalFileBackend
 from optuna.trial import FrozenTrial, TrialState
@@ -26,9 +29,10 @@ from bortnas.errors import StoreError
 
 OBJECTIVES = ("parameters", "latency", "error")
 DIMENSIONS = ("depth", "heads", "hidden", "intermediate")
-#: A worker's heartbeat period and the silence after which its trial is failed and retried.
-HEARTBEAT_SECONDS = 5
-GRACE_SECONDS = 20
+#: A worker's heartbeat period and the silence after which its trial is failed and retried
+#: (`BORTNAS_GRACE_SECONDS` overrides the latter, e.g. for tests that kill workers on purpose).
+GRACE_SECONDS = max(2, int(os.environ.get("BORTNAS_GRACE_SECONDS", "20")))
+HEARTBEAT_SECONDS = max(1, min(5, GRACE_SECONDS // 3))
 #: How often a candidate whose evaluation failed is tried again before it is recorded as failed.
 MAX_RETRIES = 2
 
@@ -51,17 +55,7 @@ def open_storage(url: str) -> optuna.storages.BaseStorage:
                 raise StoreError(f"{url}: folder {folder} does not exist")
             if not os.access(folder, os.W_OK):
                 raise StoreError(f"{url}: folder {folder} is not writable")
-        with warnings.catch_warnings():  # heartbeats are "experimental" in Optuna since v2.8
-            warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
-            return RDBStorage(
-                url,
-                heartbeat_interval=HEARTBEAT_SECONDS,
-                grace_period=GRACE_SECONDS,
-                heartbeat_stale_trial_callback=RetryHeartbeatStaleTrialCallback(
-                    max_retry=MAX_RETRIES
-                ),
-                engine_kwargs={"pool_pre_ping": True},
-            )
+        return _open_rdb(url)
     except StoreError:
         raise
     except ImportError as exc:
@@ -69,6 +63,61 @@ def open_storage(url: str) -> optuna.storages.BaseStorage:
     except Exception as exc:  # SQLAlchemy/driver errors: an unreachable or malformed URL
         first_line = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         raise StoreError(f"cannot open study storage {url!r}: {first_line}") from None
+
+
+def _open_rdb(url: str, attempts: int = 5) -> RDBStorage:
+    """Open an RDB storage; retry when workers started together race to create its tables."""
+    for attempt in range(attempts):
+        try:
+            with warnings.catch_warnings():  # heartbeats are "experimental" in Optuna (v2.8+)
+                warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+                storage = RDBStorage(
+                    url,
+                    heartbeat_interval=HEARTBEAT_SECONDS,
+                    grace_period=GRACE_SECONDS,
+                    heartbeat_stale_trial_callback=RetryHeartbeatStaleTrialCallback(
+                        max_retry=MAX_RETRIES
+                    ),
+                    engine_kwargs={"pool_pre_ping": True},
+                )
+            if url.startswith("sqlite"):
+                _tune_sqlite(storage)
+            return storage
+        except (sqlalchemy.exc.IntegrityError, sqlalchemy.exc.OperationalError) as exc:
+            # Another worker is creating the same schema ("already exists", a unique version
+            # row, "database is locked"): wait and open what it made. Anything else is final.
+            text = str(exc).lower()
+            racing = any(word in text for word in ("already exists", "unique", "locked"))
+            if not racing or attempt == attempts - 1:
+                raise
+            time.sleep(0.2 + random.random())
+    raise AssertionError("unreachable")
+
+
+def _tune_sqlite(storage: RDBStorage) -> None:
+    """Make SQLite safe and quick for several local workers.
+
+    Safe: Python's sqlite3 driver runs a SELECT outside any transaction and only opens one before
+    the UPDATE, so two workers could both read the same waiting trial and both take it (SQLite
+    ignores Optuna's SELECT ... FOR UPDATE). Every transaction therefore starts with
+    BEGIN IMMEDIATE, which takes the write lock first (SQLAlchemy's documented recipe).
+    Quick: write-ahead logging without an fsync per commit (a commit is still atomic on a crash).
+    """
+
+    def on_connect(connection: Any, _: Any) -> None:
+        connection.isolation_level = None  # let the "begin" hook below open transactions
+        cursor = connection.cursor()
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute("PRAGMA synchronous=NORMAL")
+        cursor.execute("PRAGMA busy_timeout=60000")
+        cursor.close()
+
+    def on_begin(connection: Any) -> None:
+        connection.exec_driver_sql("BEGIN IMMEDIATE")
+
+    sqlalchemy.event.listen(storage.engine, "connect", on_connect)
+    sqlalchemy.event.listen(storage.engine, "begin", on_begin)
+    storage.engine.dispose()  # reconnect, so the hooks apply to every connection
 
 
 def study_name(prefix: str, settings: dict[str, Any]) -> str:
@@ -108,7 +157,7 @@ def enqueue_candidates(study: optuna.Study, candidates: list[Architecture]) -> i
         for t in trials
         if t.state in (TrialState.COMPLETE, TrialState.WAITING, TrialState.RUNNING)
     }
-    failures = Counter(trial_architecture_id(t) for t in trials if t.state == TrialState.FAIL)
+    failures = Counter(trial_architecture_id(t) for t in trials if _is_failure(t))
     enqueued = 0
     for architecture in candidates:
         if architecture.id in settled or failures.get(architecture.id, 0) > MAX_RETRIES:
@@ -119,6 +168,11 @@ def enqueue_candidates(study: optuna.Study, candidates: list[Architecture]) -> i
         )
         enqueued += 1
     return enqueued
+
+
+def _is_failure(trial: FrozenTrial) -> bool:
+    """A failed evaluation (an error, or a worker that died), not a trial that stepped aside."""
+    return trial.state == TrialState.FAIL and "skipped" not in trial.user_attrs
 
 
 def count_states(study: optuna.Study) -> dict[str, int]:
@@ -146,6 +200,6 @@ def failed_architectures(study: optuna.Study) -> dict[str, str]:
     done = {trial_architecture_id(t) for t in completed_trials(study)}
     for trial in study.get_trials(deepcopy=False, states=(TrialState.FAIL,)):
         key = trial_architecture_id(trial)
-        if key is not None and key not in done:
+        if key is not None and key not in done and _is_failure(trial):
             reasons.setdefault(key, []).append(trial.user_attrs.get("fail_reason", "worker died"))
     return {key: values[-1] for key, values in reasons.items() if len(values) > MAX_RETRIES}

@@ -32,23 +32,30 @@ from bortnas.store import (
 Progress = Callable[[int], None]
 
 
-class _QueueEmpty(Exception):
-    """A trial was created although no enqueued candidate was left (a race between workers).
+class _NotEvaluated(Exception):
+    """A trial that steps aside without evaluating anything (multi-objective studies cannot
+    prune): a spare trial created when the queue emptied in a race, a duplicate of a candidate
+    another trial holds, or an invalid combination proposed by a sampler. It ends FAIL with the
+    user attribute `skipped`, which no failure count or listing includes."""
 
-    Such a spare trial ends FAIL without an architecture id, so no listing counts it.
-    """
+
+def _skip(trial: optuna.Trial, reason: str) -> None:
+    trial.set_user_attr("skipped", reason)
+    raise _NotEvaluated(reason)
 
 
 def _objective(space: SearchSpace, evaluator: Evaluator, *, enqueued_only: bool):
     def objective(trial: optuna.Trial) -> list[float]:
         if enqueued_only and "architecture_id" not in trial.user_attrs:
-            raise _QueueEmpty
+            _skip(trial, "no enqueued candidate left")
         values = {
             key: trial.suggest_categorical(key, list(space.dimensions[key])) for key in DIMENSIONS
         }
         if values["hidden"] % values["heads"]:
-            raise optuna.TrialPruned("H is not divisible by A")
+            _skip(trial, "H is not divisible by A")
         architecture = space.architecture(**values)
+        if enqueued_only:
+            _skip_if_taken(trial, architecture.id)
         trial.set_user_attr("architecture_id", architecture.id)
         trial.set_user_attr("architecture", architecture.to_dict())
         try:
@@ -62,6 +69,27 @@ def _objective(space: SearchSpace, evaluator: Evaluator, *, enqueued_only: bool)
         return [measurements[name].value for name in OBJECTIVES]
 
     return objective
+
+
+def _skip_if_taken(trial: optuna.Trial, architecture_id: str) -> None:
+    """Prune a trial whose candidate another trial already holds (workers enqueued it twice).
+
+    Two workers starting together may both enqueue the same candidate. The rule that keeps every
+    candidate evaluated once: a completed or running trial owns the candidate, and a trial that
+    finds an owner steps aside. Should two step aside from each other at the same instant, the
+    candidate is enqueued again by the next pass of `evaluate_enqueued`; should the owner's worker
+    die, its trial is failed by the heartbeat check and the candidate enqueued again. Nothing is
+    lost either way.
+    """
+    for other in trial.study.get_trials(
+        deepcopy=False, states=(TrialState.COMPLETE, TrialState.RUNNING)
+    ):
+        if other.number == trial.number or other.user_attrs.get("architecture_id") != (
+            architecture_id
+        ):
+            continue
+        if other.state in (TrialState.COMPLETE, TrialState.RUNNING):
+            _skip(trial, f"candidate already held by trial {other.number}")
 
 
 def _stop_when_queue_empty(study: optuna.Study, trial: Any) -> None:
@@ -101,7 +129,7 @@ def evaluate_enqueued(
         if states.get("WAITING", 0):
             try:
                 study.optimize(
-                    objective, callbacks=[_stop_when_queue_empty, report], catch=(_QueueEmpty,)
+                    objective, callbacks=[_stop_when_queue_empty, report], catch=(_NotEvaluated,)
                 )
             except (BortnasError, KeyboardInterrupt):
                 raise
@@ -142,7 +170,7 @@ def evaluate_sampled(
             return
         attempts += 1
         try:
-            study.optimize(objective, n_trials=1, catch=())
+            study.optimize(objective, n_trials=1, catch=(_NotEvaluated,))
         except (BortnasError, KeyboardInterrupt):
             raise
         except Exception as exc:  # recorded on the trial as FAIL with its reason

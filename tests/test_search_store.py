@@ -13,44 +13,11 @@ import pytest
 
 from bortnas import load_space
 from bortnas.pareto import non_dominated_mask
-from bortnas.proxies import Measurement, ParameterProxy, Proxy
 from bortnas.search import search
 from bortnas.wcoefficient import w_coefficients
+from tests.support.formula_proxies import FormulaError, formula_proxies
 
-
-class FormulaLatency(Proxy):
-    name, unit, cost = "latency", "ms", "free"
-
-    def evaluate(self, a):
-        return Measurement(
-            self.name, 1 + a.depth * (a.hidden**2 + a.hidden * a.intermediate) / 1e4, "ms"
-        )
-
-
-class FormulaError(Proxy):
-    name, unit, cost = "error", "loss", "free"
-
-    def __init__(self, fail_on=None, interrupt_after=None):
-        self.calls = 0
-        self.fail_on = fail_on
-        self.interrupt_after = interrupt_after
-
-    def evaluate(self, a):
-        if self.interrupt_after is not None and self.calls >= self.interrupt_after:
-            raise KeyboardInterrupt
-        self.calls += 1
-        if self.fail_on is not None and a.shape == self.fail_on:
-            raise RuntimeError("simulated training divergence")
-        value = 0.5 + 1 / a.depth**0.5 + 30 / a.hidden + 5 / a.intermediate + 0.01 * a.heads
-        return Measurement(self.name, value, "loss", details={"training_steps": 7})
-
-
-def _proxies(error: Proxy | None = None) -> dict[str, Proxy]:
-    return {
-        "parameters": ParameterProxy(),
-        "latency": FormulaLatency(),
-        "error": error or FormulaError(),
-    }
+_proxies = formula_proxies
 
 
 def test_fptas_pick_is_the_w_argmin_and_front_is_non_dominated(tmp_path: Path) -> None:
