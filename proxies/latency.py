@@ -215,6 +215,7 @@ def time_callable(
         "median_ms": result.median * 1e3,
         "iqr_ms": result.iqr * 1e3,
         "mean_ms": result.mean * 1e3,
+        "min_ms": min(result.times) * 1e3,
         "runs": len(result.times),
         "calls_per_run": result.number_per_run,
     }

@@ -17,6 +17,11 @@ else `bert-large`; `calibrate(architectures)` sets the calibration set explicitl
 Caching: layer timings, overheads and the calibration's full measurements all go through a
 `MeasurementCache`, keyed by the hardware fingerprint and the knobs, so a second process re-uses
 them. `refresh=True` re-times each of them once in this proxy's life (`--remeasure`).
+
+Why table entries use the fastest timed run, not the median: the entries are timed one after the
+other while other work comes and goes on a shared machine, and contention only ever adds time, so
+the minimum is the figure least disturbed by when an entry happened to be timed. The calibration
+maps the sum onto medians of full measurements, so predictions are medians all the same.
 """
 
 from __future__ import annotations
@@ -195,7 +200,7 @@ class PredictedLatencyProxy(Proxy):
         timing = s.time(lambda: layer(states, None))
         return Measurement(
             proxy="latency-layer",
-            value=timing["median_ms"],
+            value=timing["min_ms"],
             unit="ms",
             spread=timing["iqr_ms"],
             details={**timing, "shape": [hidden, heads, intermediate]},
@@ -225,7 +230,7 @@ class PredictedLatencyProxy(Proxy):
         timing = s.time(lambda: model(**inputs))
         return Measurement(
             proxy="latency-overhead",
-            value=timing["median_ms"],
+            value=timing["min_ms"],
             unit="ms",
             spread=timing["iqr_ms"],
             details=timing,
