@@ -28,22 +28,28 @@ COLUMNS = (
     ("H", "H"),
     ("I", "I"),
     ("parameters_total", "params"),
-    ("parameters_without_embeddings", "params w/o emb."),
-    ("latency_ms", "latency ms"),
+    ("parameters_without_embeddings", "w/o emb"),
+    ("latency_ms", "lat ms"),
     ("error", "error"),
     ("w", "W"),
     ("on_front", "front"),
 )
 
 
+def compact_count(value: float) -> str:
+    """76158976 -> '76.16M': exact counts are in the CSV; the terminal needs to fit 80 columns."""
+    for threshold, suffix in ((1e9, "G"), (1e6, "M"), (1e3, "k")):
+        if abs(value) >= threshold:
+            return f"{value / threshold:.2f}{suffix}"
+    return str(int(value))
+
+
 def _format(key: str, value: Any) -> str:
     if key.startswith("parameters"):
-        return f"{int(value):,}"
+        return compact_count(value)
     if key == "latency_ms":
-        return f"{value:.2f}"
-    if key == "error":
-        return f"{value:.4f}"
-    if key == "w":
+        return f"{value:.3g}" if value < 10 else f"{value:.1f}"
+    if key in ("error", "w"):
         return f"{value:.4f}"
     if key == "on_front":
         return "yes" if value else ""
