@@ -118,10 +118,11 @@ def agora(
     progress: bool = True,
     on_round_end: Callable[[RoundLog], None] | None = None,
 ) -> FinetuneResult:
-    """Run Agora; `student` is an `Architecture` (random init) or a checkpoint folder."""
+    """Run Agora; `student` is an `Architecture` (random init) or a checkpoint folder.
+
+    `generators=()` is an ablation: Θ pruning alone (successive halving), no new data.
+    """
     resolve(generators)
-    if not generators:
-        raise DataError("Agora needs at least one data generator")
     return _finetune(**locals(), algorithm="agora", total_steps=None)
 
 

@@ -118,8 +118,15 @@ def load_classifier(path: str | Path, num_labels: int) -> tuple[Any, Any]:
 
 
 def load_teacher(path: str | Path, num_labels: int, *, max_length: int = 64) -> Teacher:
+    """A user's checkpoint as teacher; its identity hashes the weights, not just the path."""
     model, tokenizer = load_classifier(path, num_labels)
-    return Teacher(model, tokenizer, {"source": str(Path(path).resolve())}, max_length)
+    digest = hashlib.sha256()
+    for weights in sorted(Path(path).glob("*.safetensors")):
+        with weights.open("rb") as stream:
+            for block in iter(lambda stream=stream: stream.read(1 << 20), b""):
+                digest.update(block)
+    identity = {"source": str(Path(path).resolve()), "weights_sha256": digest.hexdigest()[:16]}
+    return Teacher(model, tokenizer, identity, max_length)
 
 
 def default_teacher(
@@ -147,7 +154,7 @@ def default_teacher(
     folder = Path(cache_dir or default_cache_dir() / "teachers") / key
     if (folder / "bortnas_teacher.json").is_file():
         model, tokenizer = load_classifier(folder, num_labels)
-        return Teacher(model, tokenizer, {**identity, "cache": str(folder)}, max_length)
+        return Teacher(model, tokenizer, identity, max_length)
     model, tokenizer = load_classifier_from_encoder(base, num_labels)
     train_classifier(model, tokenizer, train, theta, seed=theta.seed, max_length=max_length)
     folder.parent.mkdir(parents=True, exist_ok=True)
@@ -164,7 +171,7 @@ def default_teacher(
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)
         raise
-    return Teacher(model, tokenizer, {**identity, "cache": str(folder)}, max_length)
+    return Teacher(model, tokenizer, identity, max_length)
 
 
 def load_classifier_from_encoder(path: Path, num_labels: int) -> tuple[Any, Any]:

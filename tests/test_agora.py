@@ -325,3 +325,38 @@ def test_cli_help_and_a_real_subprocess_error(tmp_path) -> None:
     result = run("finetune", "--data", str(bad), "--student", "x.json", "--out", str(tmp_path))
     assert result.returncode == 2 and len(result.stderr.strip().splitlines()) == 1
     assert "Traceback" not in result.stderr
+
+
+def test_cli_plain_from_a_checkpoint_student(task, teacher, tmp_path, capsys) -> None:
+    data = _csv(tmp_path / "data.csv", task)
+    checkpoint = tmp_path / "pretrained"
+    teacher.model.save_pretrained(checkpoint)
+    teacher.tokenizer.save_pretrained(checkpoint)
+    out = tmp_path / "run"
+    args = [
+        "finetune",
+        "--algorithm",
+        "plain",
+        "--data",
+        str(data),
+        "--student",
+        str(checkpoint),
+        "--out",
+        str(out),
+        "--train-size",
+        "48",
+        "--eval-size",
+        "24",
+        "--test-size",
+        "24",
+        "--max-length",
+        "32",
+        "--no-progress",
+    ]
+    assert main(args) == 0
+    result = json.loads((out / "result.json").read_text())
+    assert result["algorithm"] == "plain" and result["teacher"] is None
+    assert result["optimizer_steps"] == 3 * 10  # 48 examples / batch 16, 10 epochs
+    assert main([*args, "--seed", "1"]) == 2  # same folder, different run: refused
+    assert "different run" in capsys.readouterr().err
+    assert main([*args, "--seed", "1", "--restart"]) == 0
