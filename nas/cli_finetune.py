@@ -197,30 +197,31 @@ def _finetune(args: argparse.Namespace) -> int:
 
 
 def _print_rounds(result) -> None:
+    """One row per round; θ shown by the settings that vary across Θ only (narrow terminals)."""
+    thetas = [r["theta"] for log in result.rounds for r in log.results]
+    varying = [k for k in thetas[0] if len({t[k] for t in thetas}) > 1] or ["learning_rate"]
+    short = {
+        "learning_rate": "lr",
+        "batch_size": "b",
+        "epochs": "ep",
+        "warmup": "wu",
+        "weight_decay": "wd",
+        "seed": "s",
+    }
     table = Table(title=f"{result.algorithm}: rounds", title_justify="left")
-    for column in (
-        "round",
-        "|Θ|",
-        "train size",
-        "best θ",
-        "eval acc",
-        "mistakes",
-        "added",
-        "kept θ",
-        "s",
-    ):
-        table.add_column(column)
+    for column in ("round", "|Θ|", "train", "best θ", "eval acc", "wrong", "added", "kept"):
+        table.add_column(column, no_wrap=column == "best θ")
     for log in result.rounds:
+        best = max(log.results, key=lambda r: r["eval_accuracy"])["theta"]
         label = f"{log.round + 1}{' (replay)' if log.replay else ''}"
         table.add_row(
             label,
             str(len(log.results)),
             str(log.train_size),
-            log.best_theta,
+            " ".join(f"{short[k]}={best[k]:g}" for k in varying),
             f"{log.best_accuracy:.4f}",
             str(log.mistakes),
             str(log.added),
             str(log.survivors),
-            f"{log.seconds:.1f}",
         )
     console.print(table)
