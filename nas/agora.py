@@ -247,7 +247,8 @@ def _finetune(**a: Any) -> FinetuneResult:
         best_model = _round(a, state, tokenizer, init_from, rule, teacher, best_model)
         if out is not None:
             folder = out / f"best-round{state['best']['round']}"
-            if not folder.exists():
+            if state["best"]["round"] == state["next_round"] - 1:  # improved in this round
+                shutil.rmtree(folder, ignore_errors=True)  # a crashed attempt's leftovers
                 with quiet():
                     best_model.save_pretrained(folder)
                     tokenizer.save_pretrained(folder)
