@@ -1,13 +1,31 @@
 """bortnas: optimal subarchitecture extraction for BERT-like encoders.
 
-The public API is what this module exports; the CLI and the notebooks use nothing else.
+The public API is what this module exports; the CLI and the notebooks use nothing else. Heavy
+pieces (the search, the proxies that train or time models, Agora) load on first use.
 """
+
+from __future__ import annotations
+
+from typing import Any
 
 from bortnas.architecture import BERT_BASE, BERT_LARGE, BORT, Architecture
 from bortnas.errors import BortnasError
 from bortnas.export import export_architecture, load_architecture
 from bortnas.proxies import Measurement, ParameterProxy, Proxy, count_parameters
 from bortnas.search_spaces import SearchSpace, load_space
+from bortnas.wcoefficient import Exponents, w_coefficients
+
+_LAZY = {
+    "search": "bortnas.search",
+    "SearchResult": "bortnas.search",
+    "print_report": "bortnas.report",
+    "non_dominated_mask": "bortnas.pareto",
+    "hypervolume": "bortnas.pareto",
+    "MeasuredLatencyProxy": "bortnas.proxies.latency",
+    "PredictedLatencyProxy": "bortnas.proxies.latency_table",
+    "make_latency_proxy": "bortnas.proxies.latency",
+    "DistillationErrorProxy": "bortnas.proxies.error",
+}
 
 __all__ = [
     "BERT_BASE",
@@ -15,6 +33,7 @@ __all__ = [
     "BORT",
     "Architecture",
     "BortnasError",
+    "Exponents",
     "Measurement",
     "ParameterProxy",
     "Proxy",
@@ -23,4 +42,14 @@ __all__ = [
     "export_architecture",
     "load_architecture",
     "load_space",
+    "w_coefficients",
+    *_LAZY,
 ]
+
+
+def __getattr__(name: str) -> Any:
+    if name in _LAZY:
+        import importlib
+
+        return getattr(importlib.import_module(_LAZY[name]), name)
+    raise AttributeError(f"module 'bortnas' has no attribute {name!r}")

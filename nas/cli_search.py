@@ -103,6 +103,8 @@ def _search(args: argparse.Namespace) -> int:
     )
     if args.device != "cpu":
         latency_options["device"] = args.device
+    if args.remeasure and args.latency == "predicted":
+        latency_options["refresh"] = True  # the layer table and calibration, timed again
     error_options = _options(
         args,
         {

@@ -87,21 +87,40 @@ def build_proxies(
     latency_options: dict[str, Any],
     error_options: dict[str, Any],
     include_embeddings: bool,
+    cache: MeasurementCache | None,
 ) -> dict[str, Proxy]:
-    """The three proxies of a search, in the objective order of the study."""
+    """The three proxies of a search, in the objective order of the study.
+
+    The predicted latency proxy calibrates on this space and keeps its layer table in the run's
+    cache. Invalid knobs (a zero width scale, say) are user mistakes and raise `BortnasError`.
+    """
     from bortnas.proxies.error import DistillationErrorProxy
     from bortnas.proxies.latency import make_latency_proxy
 
-    return {
-        "parameters": ParameterProxy(include_embeddings=include_embeddings),
-        "latency": make_latency_proxy(latency, **latency_options),
-        "error": DistillationErrorProxy(steps=steps, **error_options),
-    }
+    latency_knobs = dict(latency_options)
+    if latency == "predicted":
+        latency_knobs.setdefault("space", space)
+        latency_knobs.setdefault("cache", cache)
+    try:
+        return {
+            "parameters": ParameterProxy(include_embeddings=include_embeddings),
+            "error": DistillationErrorProxy(steps=steps, **error_options),
+            "latency": make_latency_proxy(latency, **latency_knobs),
+        }
+    except (ValueError, TypeError) as exc:
+        if isinstance(exc, BortnasError):
+            raise
+        raise BortnasError(f"invalid proxy setting: {exc}") from None
+
+
+def _check_run_name(name: str) -> None:
+    """Run names become folder names: refuse anything that could point outside `runs_dir`."""
+    if not name or "/" in name or "\\" in name or name.startswith(".") or "\x00" in name:
+        raise BortnasError(f"run name {name!r} must be a plain folder name")
 
 
 def _run_dir(runs_dir: str | Path, name: str) -> Path:
-    if not name or "/" in name or name.startswith("."):
-        raise BortnasError(f"run name {name!r} must be a plain folder name")
+    _check_run_name(name)
     root = Path(runs_dir).expanduser()
     run_dir = root / name
     try:
@@ -150,9 +169,12 @@ def search(
         raise BortnasError(f"--trials must be positive, got {trials}")
     base = base_steps if base_steps is not None else default_base_steps()
     steps = training_budget(epsilon, interval, base) * strategy.steps_factor
-    run_dir = _run_dir(runs_dir, name or _default_name(space, optimizer))
+    run_name = name or _default_name(space, optimizer)
+    _check_run_name(run_name)
     stage = on_stage or (lambda *_: None)
 
+    # Nothing is written before every input is checked: the proxies' provenance reads the
+    # corpus, the teacher and the tokenizer, so a bad one fails here with an empty store.
     if proxies is None:
         proxies = build_proxies(
             space,
@@ -161,8 +183,13 @@ def search(
             latency_options=latency_options or {},
             error_options=error_options or {},
             include_embeddings=include_embeddings,
+            cache=None,
         )
+    proxies["error"].provenance()
+    run_dir = _run_dir(runs_dir, run_name)
     cache = MeasurementCache(Path(runs_dir).expanduser() / "cache")
+    if getattr(proxies["latency"], "cache", False) is None:
+        proxies["latency"].cache = cache  # the predicted proxy's layer table lives in the run
     evaluator = Evaluator(proxies, cache, refresh=frozenset(remeasure))
     seconds: dict[str, float] = {}
 

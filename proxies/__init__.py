@@ -1,7 +1,25 @@
-"""Proxies: how a candidate is scored on parameter size, inference latency and error."""
+"""Proxies: how a candidate is scored on parameter size, inference latency and error.
+
+Heavy modules (latency timing, distillation training) are imported on first use, so that
+`import bortnas` and the cheap commands stay fast.
+"""
+
+from __future__ import annotations
+
+from typing import Any
 
 from bortnas.proxies.base import Measurement, Proxy, evaluate_cached
 from bortnas.proxies.parameters import ParameterCount, ParameterProxy, count_parameters
+
+_LAZY = {
+    "MeasuredLatencyProxy": "bortnas.proxies.latency",
+    "make_latency_proxy": "bortnas.proxies.latency",
+    "hardware_fingerprint": "bortnas.proxies.latency",
+    "PredictedLatencyProxy": "bortnas.proxies.latency_table",
+    "DistillationErrorProxy": "bortnas.proxies.error",
+    "load_corpus": "bortnas.proxies.corpus",
+    "load_teacher": "bortnas.proxies.teacher",
+}
 
 __all__ = [
     "Measurement",
@@ -10,4 +28,13 @@ __all__ = [
     "Proxy",
     "count_parameters",
     "evaluate_cached",
+    *_LAZY,
 ]
+
+
+def __getattr__(name: str) -> Any:
+    if name in _LAZY:
+        import importlib
+
+        return getattr(importlib.import_module(_LAZY[name]), name)
+    raise AttributeError(f"module 'bortnas.proxies' has no attribute {name!r}")
