@@ -24,6 +24,10 @@ format: setup
 	$(VENV)/bin/ruff check --fix .
 	$(VENV)/bin/ruff format .
 
+# Notebooks are committed without outputs (tests/test_notebooks.py checks it).
+notebooks-clean: setup
+	$(VENV)/bin/nbstripout notebooks/*.ipynb
+
 setup: system-deps $(STAMP)
 
 system-deps:

@@ -25,6 +25,16 @@ _LAZY = {
     "PredictedLatencyProxy": "bortnas.proxies.latency_table",
     "make_latency_proxy": "bortnas.proxies.latency",
     "DistillationErrorProxy": "bortnas.proxies.error",
+    "agora": "bortnas.agora",
+    "finetune_plain": "bortnas.agora",
+    "FinetuneResult": "bortnas.agora",
+    "load_task": "bortnas.tasks",
+    "Task": "bortnas.tasks",
+    "Split": "bortnas.tasks",
+    "Hyperparameters": "bortnas.theta",
+    "load_theta": "bortnas.theta",
+    "default_teacher": "bortnas.teacher",
+    "load_teacher": "bortnas.teacher",
 }
 
 __all__ = [

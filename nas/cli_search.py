@@ -43,6 +43,14 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         default=DEFAULT_INTERVAL,
         help=f"FPTAS s (default {DEFAULT_INTERVAL})",
     )
+    parser.add_argument(
+        "--base-steps",
+        type=int,
+        default=None,
+        metavar="N",
+        help="training steps per candidate at ε = s = 1 (default: the error proxy's default "
+        "budget times the default ε)",
+    )
     parser.add_argument("--alpha", type=float, default=1.0, help="W exponent of parameters")
     parser.add_argument("--beta", type=float, default=1.0, help="W exponent of latency")
     parser.add_argument("--gamma", type=float, default=1.0, help="W exponent of error")
@@ -137,6 +145,7 @@ def _search(args: argparse.Namespace) -> int:
                 optimizer=args.optimizer,
                 epsilon=args.epsilon,
                 interval=args.interval,
+                base_steps=args.base_steps,
                 exponents=Exponents(args.alpha, args.beta, args.gamma),
                 latency=args.latency,
                 latency_options=latency_options,

@@ -79,6 +79,16 @@ def default_base_steps() -> int:
     return max(1, round(DEFAULT_STEPS * DEFAULT_EPSILON))
 
 
+def default_width_scale(space: SearchSpace) -> int:
+    """The error proxy's width scale for a space: its narrowest hidden size trains as narrow as
+    bert-large's does at the proxy's default (512 / 16 = 32), so every space gets the same
+    fidelity per candidate and small spaces (tiny: H = 32) are not shrunk below recognition."""
+    from bortnas.proxies.error import DEFAULT_WIDTH_SCALE
+
+    reference_width = 512 / DEFAULT_WIDTH_SCALE
+    return max(1, int(min(space.dimensions["hidden"]) // reference_width))
+
+
 def build_proxies(
     space: SearchSpace,
     *,
@@ -97,6 +107,7 @@ def build_proxies(
     from bortnas.proxies.error import DistillationErrorProxy
     from bortnas.proxies.latency import make_latency_proxy
 
+    error_options = {"width_scale": default_width_scale(space), **error_options}
     latency_knobs = dict(latency_options)
     if latency == "predicted":
         latency_knobs.setdefault("space", space)
