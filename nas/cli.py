@@ -20,6 +20,8 @@ USER_ERROR_EXIT = 2
 INTERRUPTED_EXIT = 130
 
 console = Console()
+if not console.is_terminal:  # piped or captured: no terminal to wrap at 80 columns
+    console = Console(width=120)
 error_console = Console(stderr=True, highlight=False, soft_wrap=True)
 
 

@@ -86,6 +86,14 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument(
         "--remeasure", action="store_true", help="measure latency again instead of the cache"
     )
+    parser.add_argument(
+        "--workers",
+        type=int,
+        default=None,
+        metavar="N",
+        help="local processes that train candidates side by side (default: one per core, "
+        "at most 2, for fptas/exhaustive; 1 otherwise)",
+    )
     parser.add_argument("--top", type=int, default=10, help="rows of the top table")
 
 
@@ -157,6 +165,7 @@ def _search(args: argparse.Namespace) -> int:
                 runs_dir=args.runs_dir,
                 storage=args.storage,
                 remeasure=frozenset({"latency"}) if args.remeasure else frozenset(),
+                workers=args.workers,
                 on_stage=on_stage,
             )
         except KeyboardInterrupt:

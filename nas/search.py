@@ -7,8 +7,12 @@ report — so they cannot drift apart. The FPTAS steps are cited in `bortnas.opt
 
 from __future__ import annotations
 
+import multiprocessing
+import os
 import time
-from collections.abc import Callable
+import warnings
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -162,6 +166,7 @@ def search(
     runs_dir: str | Path = "runs",
     storage: str | None = None,
     remeasure: frozenset[str] = frozenset(),
+    workers: int | None = None,
     proxies: dict[str, Proxy] | None = None,
     on_stage: StageProgress | None = None,
     write_report: bool = True,
@@ -169,7 +174,10 @@ def search(
     """Run a search and return its result; see `bortnas.optimizer` for the algorithm's steps.
 
     `epsilon` and `interval` (ε, s) set the training budget per candidate; `trials` applies to
-    the `random` and `nsga2` baselines. `proxies` replaces the default three (same keys). Values
+    the `random` and `nsga2` baselines. `workers` local processes share the training (default:
+    one per CPU core, at most 2, for strategies that enumerate the space; 1 otherwise, so that
+    training never runs beside a latency measurement). `proxies` replaces the default three (same
+    keys; it implies one worker, since injected proxies cannot be sent to other processes). Values
     are cached under `runs_dir/cache`, trials stored in `storage` (default: an SQLite file in the
     run folder), so re-running the same command resumes or returns at once.
     """
@@ -178,6 +186,32 @@ def search(
     strategy = get_strategy(optimizer)
     if trials < 1:
         raise BortnasError(f"--trials must be positive, got {trials}")
+    if workers is not None and not 1 <= workers <= 64:
+        raise BortnasError(f"--workers must be between 1 and 64, got {workers}")
+    if workers is None:
+        enumerates = strategy.select is not None and strategy.name != "random"
+        workers = min(2, os.cpu_count() or 1) if enumerates else 1
+    if proxies is not None:
+        workers = 1
+    worker_arguments = {
+        "space": space.source,
+        "optimizer": optimizer,
+        "epsilon": epsilon,
+        "interval": interval,
+        "base_steps": base_steps,
+        "exponents": exponents,
+        "latency": latency,
+        "latency_options": latency_options,
+        "error_options": error_options,
+        "include_embeddings": include_embeddings,
+        "trials": trials,
+        "seed": seed,
+        "name": name,
+        "runs_dir": runs_dir,
+        "storage": storage,
+        "workers": 1,
+        "write_report": False,
+    }
     base = base_steps if base_steps is not None else default_base_steps()
     steps = training_budget(epsilon, interval, base) * strategy.steps_factor
     run_name = name or _default_name(space, optimizer)
@@ -197,6 +231,7 @@ def search(
             cache=None,
         )
     proxies["error"].provenance()
+    backend = open_storage(storage) if storage else None  # an unreachable store fails here
     run_dir = _run_dir(runs_dir, run_name)
     cache = MeasurementCache(Path(runs_dir).expanduser() / "cache")
     if getattr(proxies["latency"], "cache", False) is None:
@@ -242,17 +277,19 @@ def search(
     }
     storage_url = storage or default_storage_url(run_dir)
     name_of_study = study_name(f"{space.name}-{strategy.name}", settings)
-    study = open_study(open_storage(storage_url), name_of_study, strategy.sampler(seed))
+    backend = backend or open_storage(storage_url)
+    study = open_study(backend, name_of_study, strategy.sampler(seed))
     clock = time.perf_counter()
     if strategy.select is not None:
         selected = strategy.select(candidates, reference, trials, seed)
-        evaluate_enqueued(
-            study,
-            space,
-            evaluator,
-            selected,
-            on_progress=lambda done: stage("error", done, len(selected)),
-        )
+        with local_workers(worker_arguments, workers - 1):
+            evaluate_enqueued(
+                study,
+                space,
+                evaluator,
+                selected,
+                on_progress=lambda done: stage("error", done, len(selected)),
+            )
     else:
         evaluate_sampled(
             study,
@@ -292,6 +329,40 @@ def search(
 
         result.outputs = write_outputs(result)
     return result
+
+
+def _worker_main(arguments: dict[str, Any]) -> None:
+    search(**arguments)
+
+
+@contextmanager
+def local_workers(arguments: dict[str, Any], count: int) -> Iterator[None]:
+    """Run `count` extra worker processes of the same search beside this one.
+
+    Why processes: training is compute-bound and each worker trains on one thread, so two
+    workers use both cores of a laptop. They are ordinary workers of the same study (the same
+    settings give the same study name), started after step 1 so they find the cheap proxies in
+    the cache; Optuna hands each candidate to one of them.
+    """
+    if count < 1:
+        yield
+        return
+    context = multiprocessing.get_context("spawn")  # no fork of a process holding torch threads
+    processes = [context.Process(target=_worker_main, args=(arguments,)) for _ in range(count)]
+    for process in processes:
+        process.start()
+    try:
+        yield
+    except BaseException:
+        for process in processes:
+            process.terminate()
+        raise
+    finally:
+        for process in processes:
+            process.join()
+    failed = [p.exitcode for p in processes if p.exitcode]
+    if failed:
+        warnings.warn(f"{len(failed)} local worker(s) exited with {failed}", stacklevel=2)
 
 
 def _default_name(space: SearchSpace, optimizer: str) -> str:

@@ -60,7 +60,10 @@ def _objective(space: SearchSpace, evaluator: Evaluator, *, enqueued_only: bool)
         trial.set_user_attr("architecture", architecture.to_dict())
         try:
             measurements = evaluator.measure_all(architecture)
-        except (BortnasError, KeyboardInterrupt):
+        except KeyboardInterrupt:
+            trial.set_user_attr("skipped", "interrupted")  # a stop, not a failed evaluation
+            raise
+        except BortnasError:
             raise
         except Exception as exc:
             trial.set_user_attr("fail_reason", f"{type(exc).__name__}: {exc}"[:500])
