@@ -16,6 +16,7 @@ import pandas as pd
 from rich.console import Console
 from rich.table import Table
 
+from bortnas.architecture import BORT
 from bortnas.cache import atomic_path, write_json_atomic
 from bortnas.export import export_architecture
 
@@ -176,11 +177,14 @@ def plot_outputs(result: SearchResult) -> dict[str, str]:
     front = table[table["on_front"]]
     pick = table.loc[[result.pick.id]]
     reference = table.loc[[result.reference.id]]
+    bort = table.loc[[BORT.id]] if BORT.id in table.index else None
     for axis, (x, y) in zip(axes, pairs, strict=True):
         axis.scatter(table[x], table[y], s=10, c="lightgray", label="candidates")
         axis.scatter(front[x], front[y], s=16, c="tab:blue", label="Pareto front (3-D)")
         axis.scatter(pick[x], pick[y], s=120, marker="*", c="tab:red", label="pick (min W)")
         axis.scatter(reference[x], reference[y], s=60, marker="s", c="black", label="T")
+        if bort is not None:
+            axis.scatter(bort[x], bort[y], s=80, marker="^", c="tab:green", label="Bort")
         axis.set_xlabel(x)
         axis.set_ylabel(y)
         if x == "parameters":

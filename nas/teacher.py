@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from bortnas.cache import default_cache_dir
+from bortnas.checkpoints import safetensors_checkpoint
 from bortnas.classification import Hyperparameters, predict_proba, train_classifier
 from bortnas.errors import DataError
 from bortnas.tasks import Split
@@ -83,17 +84,7 @@ def load_classifier(path: str | Path, num_labels: int) -> tuple[Any, Any]:
     from transformers import AutoModelForSequenceClassification, AutoTokenizer
 
     path = Path(path)
-    if not path.is_dir():
-        raise DataError(f"{path}: a checkpoint must be a folder with config.json and weights")
-    if not (path / "config.json").is_file():
-        raise DataError(f"{path}: no config.json in the checkpoint folder")
-    if not any(path.glob("*.safetensors")):
-        if any(path.glob("*.bin")) or any(path.glob("*.pt")) or any(path.glob("*.pth")):
-            raise DataError(
-                f"{path}: only pickled weights (.bin/.pt) found; pickle can run arbitrary code, "
-                "so bortnas loads safetensors only (convert with save_pretrained)"
-            )
-        raise DataError(f"{path}: no model.safetensors in the checkpoint folder")
+    safetensors_checkpoint(path)
     try:
         with quiet():
             model = AutoModelForSequenceClassification.from_pretrained(

@@ -331,6 +331,7 @@ class DistillationErrorProxy(Proxy):
         train_seconds = sum(run["train_seconds"] for run in runs)
         hidden, intermediate = scaled_width(architecture, self.width_scale)
         details = {
+            "training_steps": self.steps * self.seeds,
             "per_seed": values,
             "train_seconds": train_seconds,
             "eval_seconds": sum(run["eval_seconds"] for run in runs),

@@ -30,6 +30,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from bortnas.cache import default_cache_dir
+from bortnas.checkpoints import safetensors_checkpoint
 from bortnas.errors import DataError
 
 if TYPE_CHECKING:
@@ -67,19 +68,7 @@ class Teacher:
 
     def __init__(self, folder: str | Path, *, name: str | None = None) -> None:
         self.folder = Path(folder).expanduser()
-        if not self.folder.is_dir():
-            raise DataError(f"{self.folder}: teacher folder not found")
-        if not (self.folder / "config.json").is_file():
-            raise DataError(f"{self.folder}: teacher folder has no config.json")
-        weights = sorted(self.folder.glob("*.safetensors"))
-        if not weights:
-            if any(self.folder.glob("*.bin")) or any(self.folder.glob("*.pt")):
-                raise DataError(
-                    f"{self.folder}: teacher weights are pickle-only (.bin); we load only "
-                    "safetensors — convert with model.save_pretrained(folder, "
-                    "safe_serialization=True)"
-                )
-            raise DataError(f"{self.folder}: teacher folder holds no model weights (.safetensors)")
+        weights = safetensors_checkpoint(self.folder, role="teacher")
         self.name = name or self.folder.name
         self.id = f"{self.name}:{_hash_files([self.folder / 'config.json', *weights])}"
 
