@@ -282,7 +282,9 @@ def search(
     clock = time.perf_counter()
     if strategy.select is not None:
         selected = strategy.select(candidates, reference, trials, seed)
-        with local_workers(worker_arguments, workers - 1):
+        done = {t.user_attrs["architecture_id"] for t in completed_trials(study)}
+        pending = sum(1 for candidate in selected if candidate.id not in done)
+        with local_workers(worker_arguments, min(workers, pending) - 1):
             evaluate_enqueued(
                 study,
                 space,
