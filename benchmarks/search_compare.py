@@ -79,7 +79,7 @@ def main() -> None:
         w_ref = reference.loc[pick.id, "w"] / best if pick.id in reference.index else float("nan")
         print(
             f"{optimizer:<11}{len(result.table):>10}{result.steps_per_candidate:>11}"
-            f"{result.cost.training_steps:>10}{seconds[optimizer]:>9.1f}{pick.name:>22}"
+            f"{result.study_training_steps:>10}{seconds[optimizer]:>9.1f}{pick.name:>22}"
             f"{w_ref:>20.4f}{len(ratios[optimizer]):>7}"
             f"{hypervolume(ratios[optimizer], point):>13.4f}"
         )
@@ -87,7 +87,7 @@ def main() -> None:
     print()
     print(f"reference pick (exhaustive, 10x budget): {exhaustive.pick.name}")
     print(f"FPTAS pick equals the reference pick: {fptas.pick == exhaustive.pick}")
-    steps_ratio = exhaustive.cost.training_steps / max(1, fptas.cost.training_steps)
+    steps_ratio = exhaustive.study_training_steps / max(1, fptas.study_training_steps)
     print(f"training steps, exhaustive / FPTAS: {steps_ratio:.1f}x   (target >= 5x)")
     print(
         "hypervolume, FPTAS / NSGA-II: "

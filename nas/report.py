@@ -82,7 +82,8 @@ def print_report(result: SearchResult, console: Console, *, top: int = 10) -> No
         f"({result.space.size} candidates, {len(result.table)} evaluated): "
         f"ε={result.settings['epsilon']}, s={result.settings['interval']} → "
         f"{result.steps_per_candidate} training steps per candidate; "
-        f"{result.cost.training_steps:,} steps trained this run"
+        f"{result.study_training_steps:,} steps trained for this study "
+        f"({result.cost.training_steps:,} by this process this time)"
     )
     console.print(rich_table(top_rows(result, top), f"top {top} by W-coefficient", marks=marks))
     console.print(
@@ -149,7 +150,7 @@ def summary(result: SearchResult, outputs: dict[str, str]) -> dict[str, Any]:
         "steps_per_candidate": result.steps_per_candidate,
         "evaluated": len(result.table),
         "failed": result.failed,
-        "cost": result.cost.to_dict(),
+        "cost": result.cost.to_dict() | {"study_training_steps": result.study_training_steps},
         "wall_seconds": round(result.seconds, 3),
         "reference": result.reference.to_dict(),
         "pick": result.pick.to_dict(),

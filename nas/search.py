@@ -69,6 +69,11 @@ class SearchResult:
     outputs: dict[str, str] = field(default_factory=dict)
 
     @property
+    def study_training_steps(self) -> int:
+        """Training steps the study's trials paid, across every worker and every run."""
+        return int(self.table["training_steps"].sum())
+
+    @property
     def front(self) -> pd.DataFrame:
         return self.table[self.table["on_front"]].sort_values("parameters")
 
@@ -393,6 +398,7 @@ def results_table(study: Any, exponents: Exponents, reference: Architecture) -> 
                 "error": measurements["error"]["value"],
                 "error_spread": measurements["error"].get("spread"),
                 "trial": trial.number,
+                "training_steps": trial.user_attrs.get("training_steps", 0),
                 "architecture": architecture,
             }
         )

@@ -58,6 +58,7 @@ def _objective(space: SearchSpace, evaluator: Evaluator, *, enqueued_only: bool)
             _skip_if_taken(trial, architecture.id)
         trial.set_user_attr("architecture_id", architecture.id)
         trial.set_user_attr("architecture", architecture.to_dict())
+        steps_before = evaluator.cost.training_steps
         try:
             measurements = evaluator.measure_all(architecture)
         except KeyboardInterrupt:
@@ -69,6 +70,9 @@ def _objective(space: SearchSpace, evaluator: Evaluator, *, enqueued_only: bool)
             trial.set_user_attr("fail_reason", f"{type(exc).__name__}: {exc}"[:500])
             raise
         trial.set_user_attr("measurements", {name: m.to_dict() for name, m in measurements.items()})
+        # What this trial paid (0 when every value came from a cache): summed over the study,
+        # it is the training cost of all workers together.
+        trial.set_user_attr("training_steps", evaluator.cost.training_steps - steps_before)
         return [measurements[name].value for name in OBJECTIVES]
 
     return objective

@@ -35,7 +35,7 @@ def test_fptas_pick_is_the_w_argmin_and_front_is_non_dominated(tmp_path: Path) -
     }
     assert set(result.front["id"]) == expected_front
     assert result.table.loc[result.reference.id, "w"] == pytest.approx(1.0)
-    assert result.cost.training_steps == 7 * space.size
+    assert result.cost.training_steps == 7 * space.size == result.study_training_steps
     for name in ("candidates_csv", "pareto_png", "w_ranking_png", "pick_config", "summary"):
         assert Path(result.outputs[name]).is_file()
 
@@ -45,6 +45,7 @@ def test_rerun_reuses_every_stored_value(tmp_path: Path) -> None:
     error = FormulaError()
     second = search("tiny", proxies=_proxies(error), runs_dir=tmp_path, base_steps=7)
     assert error.calls == 0 and second.cost.training_steps == 0
+    assert second.study_training_steps == first.study_training_steps  # what the study paid
     assert second.pick == first.pick
     assert second.table["error"].tolist() == first.table["error"].tolist()
 
