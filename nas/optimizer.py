@@ -31,7 +31,7 @@ import optuna
 from bortnas.architecture import Architecture
 from bortnas.errors import BortnasError
 
-#: ε and s defaults; with `DEFAULT_BASE_STEPS` they give the error proxy's default budget.
+#: ε and s defaults; with `search.default_base_steps()` they give the error proxy's default budget.
 DEFAULT_EPSILON = 0.5
 DEFAULT_INTERVAL = 1.0
 #: Reference budget multiplier of the `exhaustive` baseline (the issue asks for >= 10x).
@@ -74,8 +74,9 @@ class Strategy:
     select: Callable[[Sequence[Architecture], Architecture, int, int], list[Architecture]] | None
     #: The Optuna sampler that proposes candidates when `select` is None.
     sampler: Callable[[int], optuna.samplers.BaseSampler]
-    #: Whether a trial count applies.
-    uses_trials: bool
+    #: Whether every candidate is evaluated: step 1 then scores the whole space up front and the
+    #: trial count does not apply; otherwise only what the strategy visits is scored.
+    covers_space: bool
 
 
 def _everything(candidates, reference, trials, seed) -> list[Architecture]:
@@ -94,7 +95,7 @@ STRATEGIES: dict[str, Strategy] = {
         1,
         _everything,
         lambda seed: optuna.samplers.RandomSampler(seed=seed),
-        False,
+        True,
     ),
     "exhaustive": Strategy(
         "exhaustive",
@@ -102,7 +103,7 @@ STRATEGIES: dict[str, Strategy] = {
         REFERENCE_FACTOR,
         _everything,
         lambda seed: optuna.samplers.RandomSampler(seed=seed),
-        False,
+        True,
     ),
     "random": Strategy(
         "random",
@@ -110,7 +111,7 @@ STRATEGIES: dict[str, Strategy] = {
         1,
         _random_sample,
         lambda seed: optuna.samplers.RandomSampler(seed=seed),
-        True,
+        False,
     ),
     "nsga2": Strategy(
         "nsga2",
@@ -118,7 +119,7 @@ STRATEGIES: dict[str, Strategy] = {
         1,
         None,
         lambda seed: optuna.samplers.NSGAIISampler(seed=seed, population_size=20),
-        True,
+        False,
     ),
 }
 

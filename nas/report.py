@@ -9,7 +9,6 @@ in full before the summary that lists it, so a crash never leaves a summary poin
 from __future__ import annotations
 
 import json
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import pandas as pd
@@ -212,7 +211,3 @@ def plot_outputs(result: SearchResult) -> dict[str, str]:
         figure.savefig(temporary, dpi=110, format="png")
     plt.close(figure)
     return {"pareto_png": str(pareto_path), "w_ranking_png": str(ranking_path)}
-
-
-def load_summary(run_dir: str | Path) -> dict[str, Any]:
-    return json.loads((Path(run_dir) / "summary.json").read_text(encoding="utf-8"))

@@ -106,12 +106,12 @@ def build_proxies(
     latency_options: dict[str, Any],
     error_options: dict[str, Any],
     include_embeddings: bool,
-    cache: MeasurementCache | None,
 ) -> dict[str, Proxy]:
     """The three proxies of a search, in the objective order of the study.
 
-    The predicted latency proxy calibrates on this space and keeps its layer table in the run's
-    cache. Invalid knobs (a zero width scale, say) are user mistakes and raise `BortnasError`.
+    The predicted latency proxy calibrates on this space; it starts without a disk cache, which
+    `search` attaches once nothing can fail any more. Invalid knobs (a zero width scale, say) are
+    user mistakes and raise `BortnasError`.
     """
     from bortnas.proxies.error import DistillationErrorProxy
     from bortnas.proxies.latency import make_latency_proxy
@@ -120,7 +120,7 @@ def build_proxies(
     latency_knobs = dict(latency_options)
     if latency == "predicted":
         latency_knobs.setdefault("space", space)
-        latency_knobs.setdefault("cache", cache)
+        latency_knobs.setdefault("cache", None)
     try:
         return {
             "parameters": ParameterProxy(include_embeddings=include_embeddings),
@@ -194,8 +194,7 @@ def search(
     if workers is not None and not 1 <= workers <= 64:
         raise BortnasError(f"--workers must be between 1 and 64, got {workers}")
     if workers is None:
-        enumerates = strategy.select is not None and strategy.name != "random"
-        workers = min(2, os.cpu_count() or 1) if enumerates else 1
+        workers = min(2, os.cpu_count() or 1) if strategy.covers_space else 1
     if proxies is not None:
         workers = 1
     worker_arguments = {
@@ -225,6 +224,7 @@ def search(
 
     # Nothing is written before every input is checked: the proxies' provenance reads the
     # corpus, the teacher and the tokenizer, so a bad one fails here with an empty store.
+    built_here = proxies is None
     if proxies is None:
         proxies = build_proxies(
             space,
@@ -233,14 +233,15 @@ def search(
             latency_options=latency_options or {},
             error_options=error_options or {},
             include_embeddings=include_embeddings,
-            cache=None,
         )
     proxies["error"].provenance()
     backend = open_storage(storage) if storage else None  # an unreachable store fails here
     run_dir = _run_dir(runs_dir, run_name)
     cache = MeasurementCache(Path(runs_dir).expanduser() / "cache")
-    if getattr(proxies["latency"], "cache", False) is None:
-        proxies["latency"].cache = cache  # the predicted proxy's layer table lives in the run
+    if built_here and latency == "predicted":
+        # The layer table and calibration live in the run's cache, attached only now that the
+        # inputs are checked (creating the cache folder is a write).
+        proxies["latency"].cache = cache
     evaluator = Evaluator(proxies, cache, refresh=frozenset(remeasure))
     seconds: dict[str, float] = {}
 
@@ -258,7 +259,7 @@ def search(
         return latencies[architecture]
 
     clock = time.perf_counter()
-    if strategy.select is not None and strategy.name != "random":
+    if strategy.covers_space:
         for done, candidate in enumerate(candidates, 1):
             latency_of(candidate)
             stage("latency", done, len(candidates))
@@ -276,7 +277,7 @@ def search(
         "interval": interval,
         "base_steps": base,
         "steps_per_candidate": steps,
-        "trials": trials if strategy.uses_trials else None,
+        "trials": None if strategy.covers_space else trials,
         "seed": seed,
         "proxies": evaluator.provenance(),
     }
