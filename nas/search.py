@@ -243,7 +243,7 @@ def search(
         # inputs are checked (creating the cache folder is a write).
         proxies["latency"].cache = cache
     evaluator = Evaluator(proxies, cache, refresh=frozenset(remeasure))
-    seconds: dict[str, float] = {}
+    seconds = evaluator.cost.seconds  # wall time per stage, reported in summary.json
 
     # Step 1: the cheap proxies of every candidate (latency for every candidate only where the
     # strategy enumerates the space; sampling baselines pay only for what they visit).
@@ -308,7 +308,6 @@ def search(
             on_progress=lambda done: stage("error", done, trials + 1),
         )
     seconds["error"] = time.perf_counter() - clock
-    evaluator.cost.seconds.update(seconds)
 
     # Step 4: W-coefficients relative to T, the argmin, and the Pareto front.
     table = results_table(study, exponents, reference)
