@@ -1,10 +1,10 @@
 """Benchmark of the error proxy at its default fidelity: rank fidelity, separation, cost.
 
 Why these figures (issue 4): the search trains all 630 bert-large candidates, so the default
-budget must be cheap (target <= 5 s per candidate, ours ~1 s), rank architectures as a 10x longer
-budget does (Spearman >= 0.8), and separate them well beyond seed noise (spread across
-architectures / seed noise >= 5). Costs are wall seconds in this process (the machine may be
-shared; CPU seconds of this thread are printed too).
+budget must be cheap (target <= 5 s per candidate; ~3 s at version 2's defaults), rank
+architectures as a 10x longer budget does (Spearman >= 0.8), and separate them well beyond seed
+noise (spread across architectures / seed noise >= 5). Costs are wall seconds in this process (the
+machine may be shared; CPU seconds of this thread are printed too).
 Run: `nice -n 10 python benchmarks/error_proxy.py`.
 """
 

@@ -207,12 +207,25 @@ def test_cache_hit_skips_training(corpus_file, tmp_path, monkeypatch):
     assert again.value == first.value
 
 
-def test_width_scale_keeps_every_bert_large_shape_distinct():
+@pytest.mark.parametrize("width_scale", [8, 16])
+def test_width_scale_keeps_every_bert_large_shape_distinct(width_scale):
     from bortnas.search_spaces.loader import load_space
 
     space = load_space("bert-large").candidates
-    students = {(a.depth, a.heads, *scaled_width(a, 8)) for a in space}
+    students = {(a.depth, a.heads, *scaled_width(a, width_scale)) for a in space}
     assert len(students) == len(space)
-    hidden, intermediate = scaled_width(Architecture(4, 8, 1024, 768), 8)
-    assert (hidden, intermediate) == (128, 96)
-    assert scaled_width(Architecture(2, 16, 512, 256), 16)[0] == 64  # head size floor of 4
+    assert scaled_width(Architecture(4, 8, 1024, 768), 8) == (128, 96)
+    # Head size 512/16 = 32 scales to 2; a floor would merge it with H = 768 and 1024.
+    assert scaled_width(Architecture(2, 16, 512, 256), 16) == (32, 16)
+    assert scaled_width(Architecture(2, 16, 768, 256), 16)[0] == 48
+
+
+def test_the_deepest_bert_large_candidate_trains_at_the_default_fidelity():
+    """Regression: at the version-1 learning rate (3e-3) BERT-large's 24-layer post-LN student
+    collapsed to a constant output (held-out loss 0.99, the untrained value) and stayed there even
+    at 10x the budget, so the proxy ranked depth by its instability, not by what it learns."""
+    bert_large = Architecture(depth=24, heads=16, hidden=1024, intermediate=4096)
+    untrained = DistillationErrorProxy(steps=0).evaluate(bert_large).value
+    trained = DistillationErrorProxy().evaluate(bert_large).value
+    assert untrained > 0.95
+    assert trained < untrained - 0.1, (untrained, trained)
