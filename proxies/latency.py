@@ -19,6 +19,7 @@ value is keyed by a hardware fingerprint, so a cache never returns a number from
 from __future__ import annotations
 
 import contextlib
+import copy
 import math
 import os
 import platform
@@ -272,6 +273,12 @@ class LatencySettings:
 
     def knobs(self) -> dict[str, Any]:
         return {"warmup": self.warmup, "repeat": self.repeat, "min_run_time": self.min_run_time}
+
+    def with_min_run_time(self, min_run_time: float) -> LatencySettings:
+        """The same settings timed for at least `min_run_time` seconds per repeat."""
+        settings = copy.copy(self)
+        settings.min_run_time = check_positive_float("min_run_time", min_run_time)
+        return settings
 
     def time(self, run: Callable[[], Any]) -> dict[str, float]:
         warm_up_process(self.device, self.threads)

@@ -39,7 +39,6 @@ from bortnas.cache import MeasurementCache
 from bortnas.proxies.base import Measurement, Proxy, evaluate_cached
 from bortnas.proxies.latency import (
     LatencyError,
-    LatencySettings,
     MeasuredLatencyProxy,
     check_positive_int,
     model_inputs,
@@ -112,30 +111,23 @@ class PredictedLatencyProxy(Proxy):
         cache: MeasurementCache | None | Literal["default"] = "default",
         refresh: bool = False,
     ) -> None:
-        self.settings = LatencySettings(
+        # Full measurements share the measured proxy's knobs and cache entries; the per-layer
+        # table differs only in how long each repeat runs.
+        self.measured = MeasuredLatencyProxy(
             batch_size=batch_size,
             sequence_length=sequence_length,
             device=device,
             threads=threads,
             warmup=warmup,
             repeat=repeat,
-            min_run_time=min_run_time,
         )
+        self.settings = self.measured.settings.with_min_run_time(min_run_time)
         self.calibration_size = check_positive_int("calibration_size", calibration_size)
         if self.calibration_size < 2:
             raise LatencyError("calibration_size must be at least 2 (an affine fit has 2 terms)")
         self.space = space
         self.cache = MeasurementCache() if cache == "default" else cache
         self.refresh = bool(refresh)
-        # Full measurements share the measured proxy's knobs and cache entries.
-        self.measured = MeasuredLatencyProxy(
-            batch_size=batch_size,
-            sequence_length=sequence_length,
-            device=device,
-            threads=self.settings.threads,
-            warmup=warmup,
-            repeat=repeat,
-        )
         self._calibration_set: list[Architecture] | None = None
         self._calibration: dict[str, Any] | None = None
         self._table: dict[str, Measurement] = {}
