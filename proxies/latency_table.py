@@ -50,19 +50,24 @@ DEFAULT_SPACE = "bert-large"
 
 
 def fit_affine(raw: Sequence[float], measured: Sequence[float]) -> tuple[float, float]:
-    """Least-squares `measured ~ slope x raw + intercept`; proportional when the slope is not > 0.
+    """Least-squares `measured ~ slope x raw + intercept`; proportional when the fit is unphysical.
 
     A non-positive slope would invert the ranking; it only happens when noise swamps a set of
-    near-identical calibration points, and a fit through the origin is the safe fallback.
+    near-identical calibration points. A negative intercept is unphysical too: the raw sum already
+    counts every layer and the embeddings and pooler, so what it misses can only add time. It comes
+    from one disturbed timing (measured: a table entry timed 118 ms against a 73 ms model, giving
+    intercept -14 ms), and it predicts negative latencies for the smallest candidates of the space.
+    In both cases a fit through the origin is the safe fallback.
     """
     x = np.asarray(raw, dtype=float)
     y = np.asarray(measured, dtype=float)
     if len(x) < 2 or np.ptp(x) == 0:
         raise LatencyError("calibration needs at least two architectures of different latency")
     slope, intercept = np.polyfit(x, y, 1)
-    if slope <= 0:
+    if slope <= 0 or intercept < 0:
         warnings.warn(
-            f"latency calibration slope {slope:.3g} <= 0; fitting a proportional model instead",
+            f"latency calibration slope {slope:.3g}, intercept {intercept:.3g} ms: "
+            "fitting a proportional model instead (a timing was likely disturbed)",
             stacklevel=2,
         )
         return float(x @ y / (x @ x)), 0.0
