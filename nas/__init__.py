@@ -9,6 +9,7 @@ from __future__ import annotations
 from typing import Any
 
 from bortnas.architecture import BERT_BASE, BERT_LARGE, BORT, Architecture
+from bortnas.config import SearchConfig
 from bortnas.errors import BortnasError
 from bortnas.export import export_architecture, load_architecture
 from bortnas.proxies import Measurement, ParameterProxy, Proxy, count_parameters
@@ -25,6 +26,7 @@ _LAZY = {
     "PredictedLatencyProxy": "bortnas.proxies.latency_table",
     "make_latency_proxy": "bortnas.proxies.latency",
     "DistillationErrorProxy": "bortnas.proxies.error",
+    "TrainingSetting": "bortnas.proxies.error",
     "agora": "bortnas.agora",
     "finetune_plain": "bortnas.agora",
     "FinetuneResult": "bortnas.agora",
@@ -47,6 +49,7 @@ __all__ = [
     "Measurement",
     "ParameterProxy",
     "Proxy",
+    "SearchConfig",
     "SearchSpace",
     "count_parameters",
     "export_architecture",

@@ -1,178 +1,138 @@
-"""`bortnas search`: the main job on the command line, with progress bars and the report."""
+"""`bortnas search`: the main job on the command line, with progress and the report.
+
+Why generated options: every option is a field of `SearchConfig` with its help text there, so the
+command line, the Python API, the worker payload and `summary.json` cannot disagree.
+"""
 
 from __future__ import annotations
 
 import argparse
+import sys
+import time
+import types
+import typing
+from dataclasses import MISSING
 from typing import Any
 
-from rich.progress import (
-    BarColumn,
-    MofNCompleteColumn,
-    Progress,
-    TextColumn,
-    TimeElapsedColumn,
-    TimeRemainingColumn,
-)
-
 from bortnas.cli import add_command, console
-from bortnas.optimizer import DEFAULT_EPSILON, DEFAULT_INTERVAL, STRATEGIES
-from bortnas.wcoefficient import Exponents
+from bortnas.config import SearchConfig, config_fields, load_search_theta
+from bortnas.optimizer import STRATEGIES
+
+CHOICES = {
+    "optimizer": sorted(STRATEGIES),
+    "latency": ["predicted", "measured"],
+    "device": ["cpu", "cuda", "auto"],
+}
+
+
+def _scalar_type(annotation: Any) -> type:
+    """int, float or str from a field annotation such as `int | None`."""
+    hint = eval(annotation, vars(typing)) if isinstance(annotation, str) else annotation
+    if isinstance(hint, types.UnionType):
+        hint = next(arg for arg in typing.get_args(hint) if arg is not type(None))
+    return hint if hint in (int, float, str) else str
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     parser = add_command(
         subparsers,
         "search",
-        help="find the optimal subarchitecture of a space (de Wynter's FPTAS) and its Pareto front",
+        help="find the optimal subarchitecture of a space (de Wynter's algorithm) and its front",
         example="bortnas search --space bert-large          "
-        "# cold: ~15 min on 2 CPU cores; re-run: instant",
+        "# cold: minutes on 2 CPU cores; re-run: seconds",
         handler=_search,
     )
-    parser.add_argument("--space", default="bert-large", metavar="NAME|PATH")
-    parser.add_argument("--optimizer", default="fptas", choices=sorted(STRATEGIES))
-    parser.add_argument(
-        "--epsilon",
-        type=float,
-        default=DEFAULT_EPSILON,
-        help="FPTAS ε in (0, 1]: training steps per candidate grow as 1/(ε s^1.5); halving ε "
-        f"doubles the training cost (default {DEFAULT_EPSILON})",
-    )
-    parser.add_argument(
-        "--interval",
-        type=float,
-        default=DEFAULT_INTERVAL,
-        help=f"FPTAS s (default {DEFAULT_INTERVAL})",
-    )
-    parser.add_argument(
-        "--base-steps",
-        type=int,
-        default=None,
-        metavar="N",
-        help="training steps per candidate at ε = s = 1 (default: the error proxy's default "
-        "budget times the default ε)",
-    )
-    parser.add_argument("--alpha", type=float, default=1.0, help="W exponent of parameters")
-    parser.add_argument("--beta", type=float, default=1.0, help="W exponent of latency")
-    parser.add_argument("--gamma", type=float, default=1.0, help="W exponent of error")
-    parser.add_argument(
-        "--without-embeddings",
-        action="store_true",
-        help="count parameters without the embedding tables in p",
-    )
-    parser.add_argument("--latency", default="predicted", choices=("predicted", "measured"))
-    parser.add_argument("--device", default="cpu", help="latency device: cpu or cuda")
-    parser.add_argument("--latency-batch", type=int, default=None, metavar="N")
-    parser.add_argument("--latency-sequence", type=int, default=None, metavar="N")
-    parser.add_argument("--threads", type=int, default=None, metavar="N")
-    parser.add_argument("--corpus", default=None, metavar="PATH", help="your text file/folder")
-    parser.add_argument(
-        "--teacher", default=None, metavar="default|none|PATH", help="distillation teacher"
-    )
-    parser.add_argument("--width-scale", type=int, default=None, metavar="K")
-    parser.add_argument("--seeds", type=int, default=None, metavar="N")
-    parser.add_argument(
-        "--trials", type=int, default=60, help="candidates for the random and nsga2 baselines"
-    )
-    parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--name", default=None, help="run folder name (default: the space name)")
-    parser.add_argument("--runs-dir", default="runs", metavar="DIR")
-    parser.add_argument(
-        "--storage",
-        default=None,
-        metavar="URL",
-        help="any Optuna storage URL (postgresql://…, sqlite:///…, journal:PATH); several "
-        "processes running the same command share the work",
-    )
-    parser.add_argument(
-        "--remeasure", action="store_true", help="measure latency again instead of the cache"
-    )
-    parser.add_argument(
-        "--workers",
-        type=int,
-        default=None,
-        metavar="N",
-        help="local processes that train candidates side by side (default: one per core, "
-        "at most 2, for fptas/exhaustive; 1 otherwise)",
-    )
-    parser.add_argument("--top", type=int, default=10, help="rows of the top table")
+    for spec in config_fields():
+        option = spec.metadata.get("cli", "--" + spec.name.replace("_", "-"))
+        default = spec.default if spec.default is not MISSING else None
+        help_text = spec.metadata["help"]
+        if spec.name == "theta":
+            parser.add_argument(option, dest="theta", default=None, metavar="FILE", help=help_text)
+        elif spec.name == "reference":
+            parser.add_argument(
+                option, dest=spec.name, nargs=4, type=int, default=None,
+                metavar=("D", "A", "H", "I"), help=help_text,
+            )  # fmt: skip
+        elif isinstance(default, bool):
+            parser.add_argument(option, dest=spec.name, action="store_true", help=help_text)
+        else:
+            shown = f" (default {default})" if default is not None else ""
+            parser.add_argument(
+                option,
+                dest=spec.name,
+                type=_scalar_type(spec.type),
+                default=default,
+                choices=CHOICES.get(spec.name),
+                metavar=None if spec.name in CHOICES else spec.name.split("_")[-1].upper(),
+                help=help_text + shown,
+            )
+    parser.add_argument("--top", type=int, default=10, help="rows of the top table (10)")
 
 
-def _options(args: argparse.Namespace, mapping: dict[str, str]) -> dict[str, Any]:
-    return {
-        target: getattr(args, source)
-        for source, target in mapping.items()
-        if getattr(args, source) is not None
-    }
+def config_from_arguments(args: argparse.Namespace) -> SearchConfig:
+    values = {spec.name: getattr(args, spec.name) for spec in config_fields()}
+    if values["theta"] is None:
+        values.pop("theta")
+    else:
+        values["theta"] = load_search_theta(values["theta"])
+    return SearchConfig(**values)
+
+
+class _PlainProgress:
+    """Progress without a terminal (CI logs, nohup): one line per stage about every 10 %."""
+
+    def __init__(self) -> None:
+        self.last: dict[str, int] = {}
+        self.started = time.perf_counter()
+
+    def __call__(self, stage: str, done: int, total: int) -> None:
+        tenth = (10 * done) // max(total, 1)
+        if done == total or tenth > self.last.get(stage, -1):
+            self.last[stage] = tenth
+            elapsed = time.perf_counter() - self.started
+            print(f"{stage}: {done}/{total} ({elapsed:.0f} s)", file=sys.stderr, flush=True)
 
 
 def _search(args: argparse.Namespace) -> int:
+    from rich.progress import (
+        BarColumn,
+        MofNCompleteColumn,
+        Progress,
+        TextColumn,
+        TimeElapsedColumn,
+        TimeRemainingColumn,
+    )
+
     from bortnas.report import print_report
     from bortnas.search import search
 
-    latency_options = _options(
-        args,
-        {
-            "latency_batch": "batch_size",
-            "latency_sequence": "sequence_length",
-            "threads": "threads",
-        },
-    )
-    if args.device != "cpu":
-        latency_options["device"] = args.device
-    if args.remeasure and args.latency == "predicted":
-        latency_options["refresh"] = True  # the layer table and calibration, timed again
-    error_options = _options(
-        args,
-        {
-            "corpus": "corpus",
-            "teacher": "teacher",
-            "width_scale": "width_scale",
-            "seeds": "seeds",
-        },
-    )
+    config = config_from_arguments(args)
     columns = (
-        TextColumn("{task.description:<22}"),
+        TextColumn("{task.description:<10}"),
         BarColumn(),
         MofNCompleteColumn(),
         TimeElapsedColumn(),
         TextColumn("eta"),
         TimeRemainingColumn(),
     )
-    with Progress(*columns, console=console, transient=False) as progress:
-        tasks: dict[str, Any] = {}
-        labels = {"latency": "latency (step 1)", "error": "training (step 3)"}
+    try:
+        if console.is_terminal:
+            with Progress(*columns, console=console, transient=False) as progress:
+                tasks: dict[str, Any] = {}
 
-        def on_stage(stage: str, done: int, total: int) -> None:
-            if stage not in tasks:
-                tasks[stage] = progress.add_task(labels.get(stage, stage), total=total)
-            progress.update(tasks[stage], completed=done, total=total)
+                def on_stage(stage: str, done: int, total: int) -> None:
+                    if stage not in tasks:
+                        tasks[stage] = progress.add_task(stage, total=total)
+                    progress.update(tasks[stage], completed=done, total=total)
 
-        try:
-            result = search(
-                args.space,
-                optimizer=args.optimizer,
-                epsilon=args.epsilon,
-                interval=args.interval,
-                base_steps=args.base_steps,
-                exponents=Exponents(args.alpha, args.beta, args.gamma),
-                latency=args.latency,
-                latency_options=latency_options,
-                error_options=error_options,
-                include_embeddings=not args.without_embeddings,
-                trials=args.trials,
-                seed=args.seed,
-                name=args.name,
-                runs_dir=args.runs_dir,
-                storage=args.storage,
-                remeasure=frozenset({"latency"}) if args.remeasure else frozenset(),
-                workers=args.workers,
-                on_stage=on_stage,
-            )
-        except KeyboardInterrupt:
-            console.print(
-                "[yellow]interrupted[/]: every finished evaluation is stored; run the same "
-                "command again to resume"
-            )
-            raise
+                result = search(config, on_stage=on_stage)
+        else:
+            result = search(config, on_stage=_PlainProgress())
+    except KeyboardInterrupt:
+        console.print(
+            "[yellow]interrupted[/]: every finished evaluation is stored; run the same "
+            "command again to resume"
+        )
+        raise
     print_report(result, console, top=args.top)
     return 0

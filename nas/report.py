@@ -15,7 +15,7 @@ import pandas as pd
 from rich.console import Console
 from rich.table import Table
 
-from bortnas.architecture import BORT
+from bortnas.architecture import BORT, Architecture
 from bortnas.cache import atomic_path, write_json_atomic
 from bortnas.export import export_architecture
 
@@ -31,8 +31,9 @@ COLUMNS = (
     ("parameters_without_embeddings", "w/o emb"),
     ("latency_ms", "lat ms"),
     ("error", "error"),
+    ("theta_learning_rate", "θ lr"),
     ("w", "W"),
-    ("on_front", "front"),
+    ("in_tie_band", "band"),
 )
 
 
@@ -51,13 +52,15 @@ def _format(key: str, value: Any) -> str:
         return f"{value:.3g}" if value < 10 else f"{value:.1f}"
     if key in ("error", "w"):
         return f"{value:.4f}"
-    if key == "on_front":
+    if key in ("on_front", "in_tie_band"):
         return "yes" if value else ""
+    if key == "theta_learning_rate":
+        return "" if value is None or value != value else f"{value:g}"
     return str(value)
 
 
 def top_rows(result: SearchResult, count: int = 10) -> pd.DataFrame:
-    """The `count` candidates with the smallest W-coefficient (the pick first)."""
+    """The `count` candidates with the largest W-coefficient (the pick first)."""
     return result.table.head(count)
 
 
@@ -73,27 +76,57 @@ def rich_table(rows: pd.DataFrame, title: str, *, marks: dict[str, str] | None =
     return table
 
 
+def headline(result: SearchResult) -> list[str]:
+    """The closing lines: the pick, its tie band, T, and Bort's standing (plain text)."""
+    pick = result.table.iloc[0]
+    band = result.tie_band
+    lines = [
+        f"pick: D={result.pick.depth} A={result.pick.heads} H={result.pick.hidden} "
+        f"I={result.pick.intermediate} (W={pick['w']:.4f}; "
+        f"T = {result.reference.architecture.name}, {result.reference.source})",
+        f"tie band: {len(band)} candidate(s) whose W cannot be told from the pick's: "
+        + ", ".join(Architecture.from_dict(a).name for a in band["architecture"].head(8))
+        + (" ..." if len(band) > 8 else ""),
+    ]
+    if result.bort is not None:
+        bort = result.bort
+        lines.append(
+            f"Bort (D4-A8-H1024-I768): rank {bort['rank']} of {bort['of']}, W={bort['w']:.4f}"
+            + (", inside the tie band" if bort["in_tie_band"] else "")
+            + (
+                f"; to overtake the pick, Bort's error would have to be "
+                f"{100 * bort['error_reduction_to_overtake']:.1f} % lower"
+                if bort["rank"] > 1
+                else ""
+            )
+        )
+    if result.alternative is not None:
+        alt = result.alternative
+        text = f"with T = BERT-large: pick {alt['pick']} (W={alt['pick_w']:.4f})"
+        if alt["bort"] is not None:
+            text += f", Bort rank {alt['bort']['rank']} of {alt['bort']['of']}"
+        lines.append(text)
+    return lines
+
+
 def print_report(result: SearchResult, console: Console, *, top: int = 10) -> None:
     """The terminal report: settings and budget, top candidates by W, the front, the pick."""
-    marks = {result.pick.id: "pick", result.reference.id: "T"}
+    marks = {result.pick.id: "pick", BORT.id: "Bort"}
+    theta = result.config.theta
     console.print(
         f"[bold]{result.optimizer}[/] on [bold]{result.space.name}[/] "
-        f"({result.space.size} candidates, {len(result.table)} evaluated): "
-        f"ε={result.settings['epsilon']}, s={result.settings['interval']} → "
-        f"{result.steps_per_candidate} training steps per candidate; "
-        f"{result.study_training_steps:,} steps trained for this study "
+        f"({result.space.size} candidates, ε={result.config.epsilon}: {result.selected} trained): "
+        f"s={result.steps_per_candidate} steps x |Θ|={len(theta)} x {result.config.seeds} "
+        f"seed(s) per candidate; {result.study_training_steps:,} replica-steps in this study "
         f"({result.cost.training_steps:,} by this process this time)"
     )
     console.print(rich_table(top_rows(result, top), f"top {top} by W-coefficient", marks=marks))
     console.print(
         rich_table(result.front, "Pareto front (parameters, latency, error)", marks=marks)
     )
-    pick = result.table.loc[result.pick.id]
-    console.print(
-        f"pick: [bold]D={result.pick.depth} A={result.pick.heads} H={result.pick.hidden} "
-        f"I={result.pick.intermediate}[/] (W={pick['w']:.4f}, reference T = "
-        f"{result.reference.name}); {result.seconds:.1f} s; results in {result.run_dir}"
-    )
+    for line in headline(result):
+        console.print(line, markup=False, highlight=False)
+    console.print(f"{result.seconds:.1f} s; results in {result.run_dir}", highlight=False)
     if result.failed:
         console.print(f"[yellow]{len(result.failed)} candidate(s) failed:[/] {result.failed}")
 
@@ -123,6 +156,10 @@ def write_outputs(result: SearchResult) -> dict[str, str]:
             "space": result.space.name,
             "optimizer": result.optimizer,
             "w_coefficient": float(pick_row["w"]),
+            "theta": {
+                "learning_rate": pick_row["theta_learning_rate"],
+                "batch_size": pick_row["theta_batch_size"],
+            },
             "proxies": {
                 "parameters": float(pick_row["parameters"]),
                 "latency_ms": float(pick_row["latency_ms"]),
@@ -144,16 +181,22 @@ def summary(result: SearchResult, outputs: dict[str, str]) -> dict[str, Any]:
         "space": result.space.name,
         "space_size": result.space.size,
         "optimizer": result.optimizer,
-        "settings": result.settings,
+        "config": result.config.to_dict(),
+        "w_formula": "((p_T - p)/p_T)^alpha * ((i_T - i)/i_T)^beta * (1/max(error, 1e-4))^gamma",
         "study": {"storage": result.storage, "name": result.study_name},
         "steps_per_candidate": result.steps_per_candidate,
+        "selected": result.selected,
         "evaluated": len(result.table),
         "failed": result.failed,
         "cost": result.cost.to_dict() | {"study_training_steps": result.study_training_steps},
         "wall_seconds": round(result.seconds, 3),
         "reference": result.reference.to_dict(),
-        "pick": result.pick.to_dict(),
-        "pick_w": float(result.table.loc[result.pick.id, "w"]),
+        "pick": result.pick.to_dict() | {"name": result.pick.name},
+        "pick_w": float(result.table.iloc[0]["w"]),
+        "tie_band": result.tie_band["id"].tolist(),
+        "bort": result.bort,
+        "with_bert_large_as_reference": result.alternative,
+        "headline": headline(result),
         "front": result.front["id"].tolist(),
         "top10": json.loads(top.to_json(orient="records")),
         "outputs": outputs,
@@ -176,13 +219,11 @@ def plot_outputs(result: SearchResult) -> dict[str, str]:
     figure, axes = plt.subplots(1, 3, figsize=(16, 4.8))
     front = table[table["on_front"]]
     pick = table.loc[[result.pick.id]]
-    reference = table.loc[[result.reference.id]]
     bort = table.loc[[BORT.id]] if BORT.id in table.index else None
     for axis, (x, y) in zip(axes, pairs, strict=True):
         axis.scatter(table[x], table[y], s=10, c="lightgray", label="candidates")
         axis.scatter(front[x], front[y], s=16, c="tab:blue", label="Pareto front (3-D)")
-        axis.scatter(pick[x], pick[y], s=120, marker="*", c="tab:red", label="pick (min W)")
-        axis.scatter(reference[x], reference[y], s=60, marker="s", c="black", label="T")
+        axis.scatter(pick[x], pick[y], s=120, marker="*", c="tab:red", label="pick (max W)")
         if bort is not None:
             axis.scatter(bort[x], bort[y], s=80, marker="^", c="tab:green", label="Bort")
         axis.set_xlabel(x)
@@ -203,7 +244,7 @@ def plot_outputs(result: SearchResult) -> dict[str, str]:
     colours = ["tab:red" if i == result.pick.id else "tab:blue" for i in ranked.index]
     axis.bar(range(len(ranked)), ranked["w"], color=colours)
     axis.set_xticks(range(len(ranked)), labels, rotation=75, fontsize=7)
-    axis.set_ylabel("W-coefficient (relative to T; smaller is better)")
+    axis.set_ylabel("W-coefficient (relative to T; larger is better)")
     axis.set_title("W-coefficient ranking (D-A-H-I), best 30")
     figure.tight_layout()
     ranking_path = result.run_dir / "w_ranking.png"

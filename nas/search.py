@@ -1,8 +1,9 @@
-"""`bortnas.search`: the main job, from a space to a pick, a Pareto front and a run folder.
+"""`bortnas.search`: the main job, from a `SearchConfig` to a pick, a tie band and a run folder.
 
 Why one function: the CLI, the notebooks and the benchmarks all run the same pipeline — build the
-proxies, run the chosen strategy through the study store, score by the W-coefficient, write the
-report — so they cannot drift apart. The FPTAS steps are cited in `bortnas.optimizer`.
+proxies, choose the candidates (ε-intervals), train them under Θ through the study store, rank by
+the W-coefficient, write the report — so they cannot drift apart. The algorithm's steps are
+cited in `bortnas.optimizer`, its sources in docs/algorithm.md.
 """
 
 from __future__ import annotations
@@ -19,20 +20,20 @@ from typing import Any
 
 import pandas as pd
 
-from bortnas.architecture import Architecture
+from bortnas.architecture import BERT_LARGE, Architecture
 from bortnas.cache import MeasurementCache
+from bortnas.config import SearchConfig
 from bortnas.errors import BortnasError, StoreError
 from bortnas.evaluation import Cost, Evaluator
 from bortnas.optimizer import (
-    DEFAULT_EPSILON,
-    DEFAULT_INTERVAL,
+    epsilon_representatives,
     get_strategy,
     maximum_point,
-    training_budget,
+    random_sample,
 )
-from bortnas.pareto import non_dominated_mask
 from bortnas.proxies.base import Proxy
-from bortnas.proxies.parameters import ParameterProxy, count_parameters
+from bortnas.proxies.parameters import ParameterProxy
+from bortnas.ranking import ReferencePoint, bort_standing, measurement_rows, rank
 from bortnas.search_spaces import SearchSpace, load_space
 from bortnas.store import (
     completed_trials,
@@ -43,49 +44,49 @@ from bortnas.store import (
     study_name,
 )
 from bortnas.trials import evaluate_enqueued, evaluate_sampled
-from bortnas.wcoefficient import DEFAULT_EXPONENTS, Exponents, w_coefficients
+from bortnas.wcoefficient import Exponents, savings
 
-#: A stage reports (stage name, done, total); the CLI draws progress bars from it.
+#: A stage reports (stage name, done, total); the CLI draws progress from it.
 StageProgress = Callable[[str, int, int], None]
 
 
 @dataclass
 class SearchResult:
-    """Everything a search produced; `table` holds one row per evaluated candidate, best W first."""
+    """Everything a search produced; `table` holds one row per trained candidate, best W first."""
 
+    config: SearchConfig
     space: SearchSpace
     optimizer: str
-    settings: dict[str, Any]
     table: pd.DataFrame
-    reference: Architecture
+    reference: ReferencePoint
     pick: Architecture
     steps_per_candidate: int
+    selected: int
     cost: Cost
     failed: dict[str, str]
     run_dir: Path
     storage: str
     study_name: str
     seconds: float
+    bort: dict[str, Any] | None = None
+    alternative: dict[str, Any] | None = None
     outputs: dict[str, str] = field(default_factory=dict)
 
     @property
     def study_training_steps(self) -> int:
-        """Training steps the study's trials paid, across every worker and every run."""
+        """Training steps (per replica) the study's trials paid, across workers and runs."""
         return int(self.table["training_steps"].sum())
 
     @property
     def front(self) -> pd.DataFrame:
         return self.table[self.table["on_front"]].sort_values("parameters")
 
+    @property
+    def tie_band(self) -> pd.DataFrame:
+        return self.table[self.table["in_tie_band"]]
+
     def row(self, architecture: Architecture) -> pd.Series:
         return self.table.loc[architecture.id]
-
-
-def default_base_steps() -> int:
-    """Steps at ε = s = 1, so that the default ε gives the error proxy's default budget."""
-    from bortnas.proxies.error import DEFAULT_STEPS
-
-    return max(1, round(DEFAULT_STEPS * DEFAULT_EPSILON))
 
 
 def default_width_scale(space: SearchSpace) -> int:
@@ -98,34 +99,44 @@ def default_width_scale(space: SearchSpace) -> int:
     return max(1, int(min(space.dimensions["hidden"]) // reference_width))
 
 
-def build_proxies(
-    space: SearchSpace,
-    *,
-    steps: int,
-    latency: str,
-    latency_options: dict[str, Any],
-    error_options: dict[str, Any],
-    include_embeddings: bool,
-) -> dict[str, Proxy]:
+def build_proxies(space: SearchSpace, config: SearchConfig, steps: int) -> dict[str, Proxy]:
     """The three proxies of a search, in the objective order of the study.
 
     The predicted latency proxy calibrates on this space; it starts without a disk cache, which
-    `search` attaches once nothing can fail any more. Invalid knobs (a zero width scale, say) are
-    user mistakes and raise `BortnasError`.
+    `search` attaches once nothing can fail any more. Invalid knobs are user mistakes.
     """
     from bortnas.proxies.error import DistillationErrorProxy
     from bortnas.proxies.latency import make_latency_proxy
 
-    error_options = {"width_scale": default_width_scale(space), **error_options}
-    latency_knobs = dict(latency_options)
-    if latency == "predicted":
-        latency_knobs.setdefault("space", space)
-        latency_knobs.setdefault("cache", None)
+    error_options: dict[str, Any] = {
+        "steps": steps,
+        "theta": config.theta,
+        "seeds": config.seeds,
+        "width_scale": config.width_scale or default_width_scale(space),
+        "device": config.device,
+    }
+    for key in ("corpus", "teacher"):
+        if getattr(config, key) is not None:
+            error_options[key] = getattr(config, key)
+    latency_knobs: dict[str, Any] = {}
+    for source, target in (
+        ("latency_batch", "batch_size"),
+        ("latency_sequence", "sequence_length"),
+        ("threads", "threads"),
+    ):
+        if getattr(config, source) is not None:
+            latency_knobs[target] = getattr(config, source)
+    if config.device != "cpu":
+        from bortnas.proxies.error import resolve_training_device
+
+        latency_knobs["device"] = resolve_training_device(config.device)
+    if config.latency == "predicted":
+        latency_knobs.update(space=space, cache=None, refresh=config.remeasure)
     try:
         return {
-            "parameters": ParameterProxy(include_embeddings=include_embeddings),
-            "error": DistillationErrorProxy(steps=steps, **error_options),
-            "latency": make_latency_proxy(latency, **latency_knobs),
+            "parameters": ParameterProxy(include_embeddings=config.with_embeddings),
+            "error": DistillationErrorProxy(**error_options),
+            "latency": make_latency_proxy(config.latency, **latency_knobs),
         }
     except (ValueError, TypeError) as exc:
         if isinstance(exc, BortnasError):
@@ -154,99 +165,48 @@ def _run_dir(runs_dir: str | Path, name: str) -> Path:
 
 
 def search(
-    space: str | Path | SearchSpace = "bert-large",
+    config: SearchConfig | None = None,
     *,
-    optimizer: str = "fptas",
-    epsilon: float = DEFAULT_EPSILON,
-    interval: float = DEFAULT_INTERVAL,
-    base_steps: int | None = None,
-    exponents: Exponents = DEFAULT_EXPONENTS,
-    latency: str = "predicted",
-    latency_options: dict[str, Any] | None = None,
-    error_options: dict[str, Any] | None = None,
-    include_embeddings: bool = True,
-    trials: int = 60,
-    seed: int = 0,
-    name: str | None = None,
-    runs_dir: str | Path = "runs",
-    storage: str | None = None,
-    remeasure: frozenset[str] = frozenset(),
-    workers: int | None = None,
+    space: SearchSpace | None = None,
     proxies: dict[str, Proxy] | None = None,
     on_stage: StageProgress | None = None,
     write_report: bool = True,
 ) -> SearchResult:
-    """Run a search and return its result; see `bortnas.optimizer` for the algorithm's steps.
+    """Run a search and return its result; the algorithm's steps are in `bortnas.optimizer`.
 
-    `epsilon` and `interval` (ε, s) set the training budget per candidate; `trials` applies to
-    the `random` and `nsga2` baselines. `workers` local processes share the training (default:
-    one per CPU core, at most 2, for strategies that enumerate the space; 1 otherwise, so that
-    training never runs beside a latency measurement). `proxies` replaces the default three (same
-    keys; it implies one worker, since injected proxies cannot be sent to other processes). Values
-    are cached under `runs_dir/cache`, trials stored in `storage` (default: an SQLite file in the
-    run folder), so re-running the same command resumes or returns at once.
+    `space` replaces `config.space` with an already loaded space; `proxies` replaces the default
+    three (same keys; it implies one worker, since injected proxies cannot be sent to other
+    processes). Values are cached under `runs_dir/cache` and trials stored in `storage`, so
+    re-running the same search resumes it or returns at once.
     """
     started = time.perf_counter()
-    space = space if isinstance(space, SearchSpace) else load_space(space)
-    strategy = get_strategy(optimizer)
-    if trials < 1:
-        raise BortnasError(f"--trials must be positive, got {trials}")
-    if workers is not None and not 1 <= workers <= 64:
-        raise BortnasError(f"--workers must be between 1 and 64, got {workers}")
-    if workers is None:
-        workers = min(2, os.cpu_count() or 1) if strategy.covers_space else 1
-    if proxies is not None:
+    config = config or SearchConfig()
+    space = space or load_space(config.space)
+    strategy = get_strategy(config.optimizer)
+    exponents = Exponents(config.alpha, config.beta, config.gamma)
+    workers = config.workers or (min(2, os.cpu_count() or 1) if strategy.enumerates else 1)
+    if proxies is not None or not strategy.enumerates:
         workers = 1
-    worker_arguments = {
-        "space": space.source,
-        "optimizer": optimizer,
-        "epsilon": epsilon,
-        "interval": interval,
-        "base_steps": base_steps,
-        "exponents": exponents,
-        "latency": latency,
-        "latency_options": latency_options,
-        "error_options": error_options,
-        "include_embeddings": include_embeddings,
-        "trials": trials,
-        "seed": seed,
-        "name": name,
-        "runs_dir": runs_dir,
-        "storage": storage,
-        "workers": 1,
-        "write_report": False,
-    }
-    base = base_steps if base_steps is not None else default_base_steps()
-    steps = training_budget(epsilon, interval, base) * strategy.steps_factor
-    run_name = name or _default_name(space, optimizer)
+    steps = config.steps * strategy.steps_factor
+    run_name = config.name or _default_name(space, strategy.name)
     _check_run_name(run_name)
     stage = on_stage or (lambda *_: None)
 
     # Nothing is written before every input is checked: the proxies' provenance reads the
     # corpus, the teacher and the tokenizer, so a bad one fails here with an empty store.
     built_here = proxies is None
-    if proxies is None:
-        proxies = build_proxies(
-            space,
-            steps=steps,
-            latency=latency,
-            latency_options=latency_options or {},
-            error_options=error_options or {},
-            include_embeddings=include_embeddings,
-        )
+    proxies = proxies if proxies is not None else build_proxies(space, config, steps)
+    reference_shape = _reference_shape(config, space)
     proxies["error"].provenance()
-    backend = open_storage(storage) if storage else None  # an unreachable store fails here
-    run_dir = _run_dir(runs_dir, run_name)
-    cache = MeasurementCache(Path(runs_dir).expanduser() / "cache")
-    if built_here and latency == "predicted":
-        # The layer table and calibration live in the run's cache, attached only now that the
-        # inputs are checked (creating the cache folder is a write).
-        proxies["latency"].cache = cache
-    evaluator = Evaluator(proxies, cache, refresh=frozenset(remeasure))
-    seconds = evaluator.cost.seconds  # wall time per stage, reported in summary.json
+    backend = open_storage(config.storage) if config.storage else None
+    run_dir = _run_dir(config.runs_dir, run_name)
+    cache = MeasurementCache(Path(config.runs_dir).expanduser() / "cache")
+    if built_here and config.latency == "predicted":
+        proxies["latency"].cache = cache  # attached only now that the inputs are checked
+    evaluator = Evaluator(proxies, cache)
+    seconds = evaluator.cost.seconds
 
-    # Step 1: the cheap proxies of every candidate (latency for every candidate only where the
-    # strategy enumerates the space; sampling baselines pay only for what they visit).
+    # Step 1: p of every candidate; i wherever the strategy needs the whole space.
     candidates = list(space.candidates)
     clock = time.perf_counter()
     parameters = {c: evaluator.measure("parameters", c).value for c in candidates}
@@ -263,74 +223,99 @@ def search(
         for done, candidate in enumerate(candidates, 1):
             latency_of(candidate)
             stage("latency", done, len(candidates))
+
+    # Step 2: T, the maximum point (or the user's reference); it is not trained.
+    if reference_shape is None:
+        top = max(parameters.values())
+        tied = [c for c in candidates if parameters[c] == top]
+        reference_arch = maximum_point(tied, parameters.__getitem__, latency_of)
+        source = "maximum point of the space (largest p, then largest i)"
+    else:
+        reference_arch, source = reference_shape, "given with --reference"
+    reference = _reference_point(evaluator, reference_arch, source)
     seconds["latency"] = time.perf_counter() - clock
 
-    # Step 2: the maximum point T.
-    reference = maximum_point(candidates, parameters.__getitem__, latency_of)
+    # Step 3: the candidates to train (one per ε-interval of p, or the baseline's choice).
+    trainable = [c for c in candidates if c != reference_arch]
+    if strategy.covers_space:
+        selected = epsilon_representatives(
+            trainable,
+            config.epsilon if strategy.name == "fptas" else 1,  # the reference trains them all
+            parameters.__getitem__,
+            lambda c: float(
+                savings([parameters[c]], reference.parameters)[0] ** exponents.alpha
+                * savings([latency_of(c)], reference.latency_ms)[0] ** exponents.beta
+            ),
+        )
+    elif strategy.enumerates:
+        selected = random_sample(trainable, reference_arch, config.trials, config.seed)
+    else:
+        selected = []
 
-    # Step 3: every selected candidate trained at the budget, as trials of the study.
-    settings = {
-        "space": space.name,
+    # Step 4: every selected candidate trained under every θ, as trials of the study.
+    identity = {key: getattr(config, key) for key in SearchConfig.IDENTITY_FIELDS} | {
         "space_candidates": [c.id for c in candidates],
-        "optimizer": strategy.name,
-        "epsilon": epsilon,
-        "interval": interval,
-        "base_steps": base,
-        "steps_per_candidate": steps,
-        "trials": None if strategy.covers_space else trials,
-        "seed": seed,
         "proxies": evaluator.provenance(),
     }
-    storage_url = storage or default_storage_url(run_dir)
-    name_of_study = study_name(f"{space.name}-{strategy.name}", settings)
-    backend = backend or open_storage(storage_url)
-    study = open_study(backend, name_of_study, strategy.sampler(seed))
+    identity["theta"] = [setting.to_dict() for setting in config.theta]
+    storage_url = config.storage or default_storage_url(run_dir)
+    name_of_study = study_name(f"{space.name}-{strategy.name}", identity)
+    study = open_study(
+        backend or open_storage(storage_url), name_of_study, strategy.sampler(config.seed)
+    )
     clock = time.perf_counter()
-    if strategy.select is not None:
-        selected = strategy.select(candidates, reference, trials, seed)
+    if strategy.enumerates:
         done = {t.user_attrs["architecture_id"] for t in completed_trials(study)}
         pending = sum(1 for candidate in selected if candidate.id not in done)
-        with local_workers(worker_arguments, min(workers, pending) - 1):
+        with local_workers(config.replace(space=space.source), min(workers, pending) - 1):
             evaluate_enqueued(
                 study,
                 space,
                 evaluator,
                 selected,
-                on_progress=lambda done: stage("error", done, len(selected)),
+                on_progress=lambda n: stage("training", n, len(selected)),
             )
     else:
         evaluate_sampled(
             study,
             space,
             evaluator,
-            reference,
-            trials + 1,
-            on_progress=lambda done: stage("error", done, trials + 1),
+            reference_arch,
+            config.trials,
+            on_progress=lambda n: stage("training", n, config.trials),
         )
-    seconds["error"] = time.perf_counter() - clock
+    seconds["training"] = time.perf_counter() - clock
 
-    # Step 4: W-coefficients relative to T, the argmin, and the Pareto front.
-    table = results_table(study, exponents, reference)
-    if table.empty or reference.id not in table.index:
+    # Step 5: W relative to T, the argmax, the tie band and the front.
+    trials = completed_trials(study)
+    if strategy.enumerates:
+        wanted = {c.id for c in selected}
+        trials = [t for t in trials if t.user_attrs["architecture_id"] in wanted]
+    table = measurement_rows(trials)
+    if table.empty:
         raise BortnasError("no candidate could be evaluated; see the failure reasons in the store")
-    pick_row = table.iloc[0]
-    pick = Architecture.from_dict(pick_row["architecture"])
+    table = rank(table, reference, exponents=exponents)
+    pick = Architecture.from_dict(table.iloc[0]["architecture"])
     result = SearchResult(
+        config=config,
         space=space,
         optimizer=strategy.name,
-        settings={k: v for k, v in settings.items() if k != "space_candidates"}
-        | {"exponents": exponents.__dict__, "storage": storage_url},
         table=table,
         reference=reference,
         pick=pick,
         steps_per_candidate=steps,
+        selected=len(selected) if strategy.enumerates else config.trials,
         cost=evaluator.cost,
         failed=failed_architectures(study),
         run_dir=run_dir,
         storage=storage_url,
         study_name=name_of_study,
-        seconds=time.perf_counter() - started,
+        seconds=0.0,
+        bort=bort_standing(table, exponents.gamma),
     )
+    if write_report:  # the main process only: workers leave the reporting to it
+        result.alternative = _with_bert_large(result, evaluator, exponents, space)
+    result.seconds = time.perf_counter() - started
     if write_report:
         from bortnas.report import write_outputs
 
@@ -338,12 +323,51 @@ def search(
     return result
 
 
-def _worker_main(arguments: dict[str, Any]) -> None:
-    search(**arguments)
+def _reference_shape(config: SearchConfig, space: SearchSpace) -> Architecture | None:
+    if config.reference is None:
+        return None
+    depth, heads, hidden, intermediate = config.reference
+    return Architecture(depth, heads, hidden, intermediate, **space.context)
+
+
+def _reference_point(
+    evaluator: Evaluator, architecture: Architecture, source: str
+) -> ReferencePoint:
+    return ReferencePoint(
+        architecture=architecture,
+        parameters=evaluator.measure("parameters", architecture).value,
+        latency_ms=evaluator.measure("latency", architecture).value,
+        source=source,
+    )
+
+
+def _with_bert_large(
+    result: SearchResult, evaluator: Evaluator, exponents: Exponents, space: SearchSpace
+) -> dict[str, Any] | None:
+    """The ranking under T = BERT-large, the network Bort was extracted from (Bort-scale spaces
+    only: BERT-large must be at least as large as every candidate for the reading to apply)."""
+    bert_large = Architecture(*BERT_LARGE.shape, **space.context)
+    if bert_large == result.reference.architecture or max(space.dimensions["hidden"]) < 512:
+        return None
+    reference = _reference_point(evaluator, bert_large, "BERT-large (24, 16, 1024, 4096)")
+    table = rank(result.table, reference, exponents=exponents)
+    pick = table.iloc[0]
+    return {
+        "reference": reference.to_dict(),
+        "pick": Architecture.from_dict(pick["architecture"]).name,
+        "pick_w": float(pick["w"]),
+        "tie_band": int(table["in_tie_band"].sum()),
+        "bort": bort_standing(table, exponents.gamma),
+        "top": [Architecture.from_dict(a).name for a in table["architecture"].head(5)],
+    }
+
+
+def _worker_main(config: dict[str, Any]) -> None:
+    search(SearchConfig.from_dict(config).replace(workers=1), write_report=False)
 
 
 @contextmanager
-def local_workers(arguments: dict[str, Any], count: int) -> Iterator[None]:
+def local_workers(config: SearchConfig, count: int) -> Iterator[None]:
     """Run `count` extra worker processes of the same search beside this one.
 
     Why processes: training is compute-bound and each worker trains on one thread, so two
@@ -355,7 +379,8 @@ def local_workers(arguments: dict[str, Any], count: int) -> Iterator[None]:
         yield
         return
     context = multiprocessing.get_context("spawn")  # no fork of a process holding torch threads
-    processes = [context.Process(target=_worker_main, args=(arguments,)) for _ in range(count)]
+    payload = config.to_dict()
+    processes = [context.Process(target=_worker_main, args=(payload,)) for _ in range(count)]
     for process in processes:
         process.start()
     try:
@@ -374,45 +399,3 @@ def local_workers(arguments: dict[str, Any], count: int) -> Iterator[None]:
 
 def _default_name(space: SearchSpace, optimizer: str) -> str:
     return space.name if optimizer == "fptas" else f"{space.name}-{optimizer}"
-
-
-def results_table(study: Any, exponents: Exponents, reference: Architecture) -> pd.DataFrame:
-    """One row per completed candidate: dimensions, proxy values, W, and Pareto membership."""
-    rows = []
-    for trial in completed_trials(study):
-        measurements = trial.user_attrs["measurements"]
-        architecture = trial.user_attrs["architecture"]
-        count = count_parameters(Architecture.from_dict(architecture))
-        rows.append(
-            {
-                "id": trial.user_attrs["architecture_id"],
-                "D": architecture["depth"],
-                "A": architecture["heads"],
-                "H": architecture["hidden"],
-                "I": architecture["intermediate"],
-                "parameters": measurements["parameters"]["value"],
-                "parameters_total": count.total,
-                "parameters_without_embeddings": count.without_embeddings,
-                "latency_ms": measurements["latency"]["value"],
-                "latency_spread_ms": measurements["latency"].get("spread"),
-                "error": measurements["error"]["value"],
-                "error_spread": measurements["error"].get("spread"),
-                "trial": trial.number,
-                "training_steps": trial.user_attrs.get("training_steps", 0),
-                "architecture": architecture,
-            }
-        )
-    table = pd.DataFrame(rows)
-    if table.empty:
-        return table
-    table = table.set_index("id", drop=False)
-    objectives = table[["parameters", "latency_ms", "error"]].to_numpy(dtype=float)
-    if reference.id not in table.index:
-        return table
-    reference_values = table.loc[reference.id, ["parameters", "latency_ms", "error"]].to_numpy(
-        dtype=float
-    )
-    table["w"] = w_coefficients(objectives, reference_values, exponents)
-    table["on_front"] = non_dominated_mask(objectives)
-    table["is_reference"] = table.index == reference.id
-    return table.sort_values(["w", "parameters"], kind="stable")

@@ -151,7 +151,7 @@ def enqueue_candidates(study: optuna.Study, candidates: list[Architecture]) -> i
 
     Returns how many were enqueued. Optuna hands each waiting trial to exactly one worker.
     """
-    trials = study.get_trials(deepcopy=False)
+    trials = [t for t in study.get_trials(deepcopy=False) if is_work_trial(t)]
     settled = {
         trial_architecture_id(t)
         for t in trials
@@ -170,6 +170,23 @@ def enqueue_candidates(study: optuna.Study, candidates: list[Architecture]) -> i
     return enqueued
 
 
+def is_work_trial(trial: FrozenTrial) -> bool:
+    """A trial that trains a candidate (under every θ), not one added to record another θ."""
+    return "theta_of_trial" not in trial.user_attrs
+
+
+def theta_trials(study: optuna.Study) -> list[FrozenTrial]:
+    """Every completed (ξ, θ) trial, the first of each pair should a retry have made two."""
+    seen: set[tuple[str, int]] = set()
+    unique = []
+    for trial in study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,)):
+        key = (trial_architecture_id(trial), trial.user_attrs.get("theta_index", 0))
+        if key[0] is not None and key not in seen:
+            seen.add(key)
+            unique.append(trial)
+    return unique
+
+
 def _is_failure(trial: FrozenTrial) -> bool:
     """A failed evaluation (an error, or a worker that died), not a trial that stepped aside."""
     return trial.state == TrialState.FAIL and "skipped" not in trial.user_attrs
@@ -183,12 +200,12 @@ def count_states(study: optuna.Study) -> dict[str, int]:
 
 
 def completed_trials(study: optuna.Study) -> list[FrozenTrial]:
-    """One completed trial per architecture (the first, should a race have made two)."""
+    """One completed work trial per architecture (the first, should a race have made two)."""
     seen: set[str] = set()
     unique = []
     for trial in study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,)):
         key = trial_architecture_id(trial)
-        if key is not None and key not in seen:
+        if key is not None and key not in seen and is_work_trial(trial):
             seen.add(key)
             unique.append(trial)
     return unique

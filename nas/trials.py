@@ -27,6 +27,7 @@ from bortnas.store import (
     completed_trials,
     count_states,
     enqueue_candidates,
+    is_work_trial,
 )
 
 Progress = Callable[[int], None]
@@ -44,7 +45,9 @@ def _skip(trial: optuna.Trial, reason: str) -> None:
     raise _NotEvaluated(reason)
 
 
-def _objective(space: SearchSpace, evaluator: Evaluator, *, enqueued_only: bool):
+def _objective(
+    space: SearchSpace, evaluator: Evaluator, *, enqueued_only: bool, exclude: Any = None
+):
     def objective(trial: optuna.Trial) -> list[float]:
         if enqueued_only and "architecture_id" not in trial.user_attrs:
             _skip(trial, "no enqueued candidate left")
@@ -54,6 +57,8 @@ def _objective(space: SearchSpace, evaluator: Evaluator, *, enqueued_only: bool)
         if values["hidden"] % values["heads"]:
             _skip(trial, "H is not divisible by A")
         architecture = space.architecture(**values)
+        if exclude is not None and architecture == exclude:
+            _skip(trial, "the reference point T is not trained (W(T) = 0)")
         if enqueued_only:
             _skip_if_taken(trial, architecture.id)
         trial.set_user_attr("architecture_id", architecture.id)
@@ -73,9 +78,47 @@ def _objective(space: SearchSpace, evaluator: Evaluator, *, enqueued_only: bool)
         # What this trial paid (0 when every value came from a cache): summed over the study,
         # it is the training cost of all workers together.
         trial.set_user_attr("training_steps", evaluator.cost.training_steps - steps_before)
+        best = record_theta_trials(trial, architecture, measurements)
+        trial.set_user_attr("theta_index", best)
         return [measurements[name].value for name in OBJECTIVES]
 
     return objective
+
+
+def record_theta_trials(
+    trial: optuna.Trial, architecture: Any, measurements: dict[str, Any]
+) -> int:
+    """Add one completed trial per θ other than the best; return the best θ's index.
+
+    The trial that trained the candidate stands for its best θ (its values are the candidate's
+    p, i and ê); the study holds one trial per (ξ, θ). Should the worker die before its own trial
+    completes, the retry adds them again and readers keep the first of each (ξ, θ).
+    """
+    error = measurements["error"]
+    per_theta = error.details.get("per_theta") or []
+    best = int(error.details.get("theta_best", 0))
+    for index, theta in enumerate(per_theta):
+        if index == best:
+            continue
+        trial.study.add_trial(
+            optuna.trial.create_trial(
+                params=dict(trial.params),
+                distributions=dict(trial.distributions),
+                values=[
+                    measurements["parameters"].value,
+                    measurements["latency"].value,
+                    float(theta["value"]),
+                ],
+                user_attrs={
+                    "architecture_id": architecture.id,
+                    "architecture": architecture.to_dict(),
+                    "theta_index": index,
+                    "theta": {k: v for k, v in theta.items() if k not in ("value", "per_seed")},
+                    "theta_of_trial": trial.number,
+                },
+            )
+        )
+    return best
 
 
 def _skip_if_taken(trial: optuna.Trial, architecture_id: str) -> None:
@@ -91,8 +134,10 @@ def _skip_if_taken(trial: optuna.Trial, architecture_id: str) -> None:
     for other in trial.study.get_trials(
         deepcopy=False, states=(TrialState.COMPLETE, TrialState.RUNNING)
     ):
-        if other.number == trial.number or other.user_attrs.get("architecture_id") != (
-            architecture_id
+        if (
+            other.number == trial.number
+            or not is_work_trial(other)
+            or other.user_attrs.get("architecture_id") != architecture_id
         ):
             continue
         if other.state in (TrialState.COMPLETE, TrialState.RUNNING):
@@ -165,9 +210,10 @@ def evaluate_sampled(
     *,
     on_progress: Progress | None = None,
 ) -> None:
-    """Let the study's sampler (NSGA-II) propose candidates until `trials` distinct are complete."""
-    evaluate_enqueued(study, space, evaluator, [reference])
-    objective = _objective(space, evaluator, enqueued_only=False)
+    """Let the study's sampler (NSGA-II) propose candidates until `trials` distinct are complete.
+
+    T is excluded: W(T) = 0, so training it would be wasted."""
+    objective = _objective(space, evaluator, enqueued_only=False, exclude=reference)
     attempts = 0
     while True:
         done = len(completed_trials(study))

@@ -1,104 +1,42 @@
-"""The error proxy e(ξ): held-out distillation loss after a short, fixed, seeded training budget.
+"""The error proxy ê(ξ): held-out distillation loss after a short, fixed, seeded training budget.
 
-Why this surrogate: de Wynter's FPTAS (arXiv 2010.08512) trains every candidate for a budget set
-by ε and s with a bounded, Lipschitz loss and compares the resulting errors; it needs a number
-that ranks architectures the way longer training would, not a converged accuracy. DESIGN.md
-section 4 measured that short plain masked-LM training cannot rank (every architecture at the
-same loss) while distilling a real teacher's sentence embeddings can, so by default each student
-(a `BertModel` of the candidate's shape over the student tokenizer's vocabulary) learns to
-reproduce all-MiniLM-L6-v2's embeddings of real text through a linear projection, and its error
-is the mean held-out `1 - cos(student, teacher)`.
+Why this surrogate: de Wynter's algorithm (arXiv 2010.08512) trains every candidate for s steps
+under every θ of Θ with a bounded, Lipschitz loss and divides by the resulting error, so ê must
+be on a ratio scale. By default each width-scaled student learns to reproduce all-MiniLM-L6-v2's
+sentence embeddings of real text through a linear head; its error is the held-out mean of
+`1 - cos(student, teacher)`: 0 means "matches the teacher", there is no constant offset, and the
+loss lies in [0, 2] (bounded, 1-Lipschitz in the normalised output; clamped per example anyway).
+W needs ê > 0, so the search floors it at `ERROR_FLOOR` (`bortnas.wcoefficient`).
 
-Bounded, Lipschitz loss: `1 - cos` of a unit teacher vector lies in [0, 2] and is 1-Lipschitz in
-the student's normalised embedding; we still clamp every per-example loss to [0, clip] (2 for
-embeddings, 2·ln V for the masked-LM variants, whose cross-entropy and KL are unbounded) so the
-paper's assumption holds by construction. Clamping is per example, so it only removes the
-gradient of pathological examples.
-
-Modes: "embeddings" (default teacher, or a user teacher with another vocabulary), "logits" (a
-user teacher whose tokenizer is the student's: KL at temperature T on masked positions, times
-T², mixed half and half with the masked-LM cross-entropy, as in the paper's distillation), and
-"mlm" (`teacher="none"`: plain masked-LM cross-entropy). The masked-LM head runs on masked
-positions only (it is the costliest layer at realistic vocabularies); masked positions always get
-the mask token (no 80/10/10, which only matters for fine-tuning).
-
-Targets (embedding modes): teacher embeddings are centred on their mean and projected on their
-leading `target_components` (16) principal directions, both fitted once on the first
-`TARGET_FIT_DOCS` train documents, then re-normalised. Why: uncentred, every student spends a
-short budget learning the shared mean direction and all tie near 0.78 (measured); centred but full
-384-d, 40-60 steps learn nothing (all ~1.0); the leading directions are the content a short
-budget can learn first. Fitting them on a fixed set scores every budget against the same targets.
-
-Width scale: the student is trained at a reduced width, D and A kept, H and I divided by
-`width_scale` w: H' = ceil(H/w/A)·A, I' = round(I/w) (at least 1), so the head size shrinks by w
-as well. At the default w = 16 every bert-large shape maps to a distinct student (head sizes 2 to
-16). Version 1 raised head sizes below 4 to 4: then the A = 16 students of H 512, 768 and 1024 were
-one and the same (H' = 64), which credited H = 512 with H = 1024's capacity; in the first version-2
-search that artefact decided the pick (D2-A16-H512-I256) and the three largest-H A = 16 shapes tied
-to the last digit.
-
-Determinism: each seed fixes the initialisation, the order of the training documents and the
-masks; evaluation masks use a fixed generator. Training runs with dropout 0 under
-`torch.use_deterministic_algorithms` inside a forked RNG, so the same inputs give the same value
-and the caller's global RNG is untouched. All seeds see the same documents (the first
-`steps x batch_size` of the hash-ordered train split), so seed noise is the noise of
-initialisation and order, and a longer budget extends the same data. `threads` (default 1) is
-not part of the value's identity: one thread is as fast as two on these small matrices, and with
-two OpenMP threads on a busy 2-core machine a step ran 10x slower (measured); run two
-evaluations side by side instead.
-
-Default fidelity, and why (DEFAULT_* below): the main search trains all 630 bert-large candidates
-cold on a 2-core CPU, so a candidate can afford only ~10^4-10^5 training tokens. Hence w = 16,
-16-token sequences (WordNet glosses average ~22 BPE tokens; the teacher embeds exactly the
-truncated text), batch 16, 100 steps (1,600 documents) with AdamW at 1e-3, 10 % linear warm-up
-then linear decay, and 128 held-out documents.
-
-Why lr 1e-3 and batch 16 (version 2; version 1 used 3e-3 and batch 8). Measured on the 10 shapes
-of benchmarks/error_proxy.py (3 seeds at 100 steps, one seed at 1,000 steps, quiet machine):
-
-    lr    batch  init          Spearman 100 vs 1,000   spread / seed noise   CPU s per seed
-    3e-3  8      standard      0.745 (seed 0)          1.7 (v1, shared machine)   2.4
-    3e-3  8      depth-scaled  0.745                   2.1 (1.4 GPT-2 scaling)    2.5
-    1e-3  8      standard      0.758 (0.855 seed mean) 1.0                        2.5
-    1e-3  16     standard      0.818 (0.709 seed mean) 1.9                        3.1
-    1e-3  16     depth-scaled  0.624                   1.9                        2.9
-    1e-3  32     standard      0.297                   2.0                        4.2
-    2e-3  16     depth-scaled  D = 24 collapses again at 1,000 steps
-
-At 3e-3 every post-LN student of depth >= 8 collapsed to a constant output (held-out loss ~0.95,
-the untrained value) even after 1,000 steps, whatever the initialisation (GPT-2's 1/sqrt(2D) or
-DeepNet's (8D)^-1/4 scaling of the residual branches): the old default measured how well a depth
-survives a too-large step, not what it can learn. At 1e-3 every depth trains (1,000 steps:
-0.23-0.29, deepest not worst). Batch 8 x 16 tokens is so noisy that seeds of one shape differed
-by up to 0.2; batch 16 cut the seed noise to ~0.026, mostly from D >= 16. Larger batches cut noise
-further but their 100-step ranking agreed less with 1,000 steps: the short budget favours shallow,
-wide students (D2-D6 with H' 64) while longer training favours depth (D12 best at 1,000 steps), a
-bias no budget this short removes. Spread / noise stays below the issue's target of 5: at
-convergence the shapes of this space differ by only ~0.06 in this loss. (The table was measured
-with a head-size floor of 4, since removed; of the 10 shapes only D6-A16-H768-I256 changes.)
-
-Kept from version 1 (lr 3e-3, batch 8): 40-60 steps left every student at the untrained loss, so
-100 is the shortest budget that separates architectures; a 50 % warm-up (alexa/bort's range)
-ranked worse than 10 % (Spearman 0.58 vs 0.75); gradient clipping and a larger initialisation did
-not help.
-
-Version 2 as shipped (`python benchmarks/error_proxy.py`, quiet machine): Spearman 0.818 (seed 0;
-0.709 for the 3-seed mean), spread / noise 0.046 / 0.026 = 1.8, 2.8 s CPU per candidate. The cold
-bert-large search took 15 min 55 s with two workers.
+The R students of one candidate (every θ times every seed) train together in one vectorised pass
+(`bortnas.proxies.student`); the candidate's ê is the best θ's mean over seeds, and every θ's
+value is kept in the measurement's details. Why each default holds, with the measurements behind
+it, and the variants that lost: `docs/error-proxy.md`.
 """
 
 from __future__ import annotations
 
 import math
+import sys
 import time
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from bortnas.errors import DataError
+from bortnas.errors import BortnasError, DataError
 from bortnas.proxies.base import Measurement, Proxy
 from bortnas.proxies.corpus import Corpus, load_corpus
+from bortnas.proxies.student import (
+    ReplicaAdamW,
+    StudentShape,
+    encode,
+    initial_weights,
+    masked_lm_logits,
+    pooled_prediction,
+)
 from bortnas.proxies.teacher import EmbeddingStore, Teacher, load_teacher
 from bortnas.proxies.tokenizer import StudentTokenizer, load_tokenizer, train_tokenizer
 
@@ -107,29 +45,96 @@ if TYPE_CHECKING:
 
     from bortnas.architecture import Architecture
 
-VERSION = 2
+VERSION = 3
 EVAL_MASK_SEED = 1234
 SCHEDULES = ("linear", "constant")
 
 DEFAULT_STEPS = 100
 DEFAULT_BATCH_SIZE = 16
 DEFAULT_SEQUENCE_LENGTH = 16
-#: 3e-3 left post-LN students of depth >= 8 at the untrained loss even after 1,000 steps.
 DEFAULT_LEARNING_RATE = 1e-3
-#: 0.1 ranked closer to the 10x budget than 0.5 under version 1 (Spearman 0.75 vs 0.58).
 DEFAULT_WARMUP = 0.1
+DEFAULT_WEIGHT_DECAY = 0.01
 DEFAULT_WIDTH_SCALE = 16
 DEFAULT_EVAL_SIZE = 128
 DEFAULT_TARGET_COMPONENTS = 16
-DEFAULT_MAX_GRAD_NORM: float | None = None
 TARGET_FIT_DOCS = 2048
 
 
+class ProxySettingError(BortnasError, ValueError):
+    """An error-proxy knob out of range (a user mistake: the CLI prints one line)."""
+
+
+@dataclass(frozen=True)
+class TrainingSetting:
+    """One θ of the search's Θ: how a student is trained (the budget s is the proxy's `steps`)."""
+
+    learning_rate: float = DEFAULT_LEARNING_RATE
+    batch_size: int = DEFAULT_BATCH_SIZE
+    warmup: float = DEFAULT_WARMUP
+    weight_decay: float = DEFAULT_WEIGHT_DECAY
+
+    def __post_init__(self) -> None:
+        if not (math.isfinite(self.learning_rate) and self.learning_rate > 0):
+            raise ProxySettingError(f"θ learning rate must be positive, got {self.learning_rate}")
+        if isinstance(self.batch_size, bool) or not isinstance(self.batch_size, int):
+            raise ProxySettingError(f"θ batch size must be a whole number, got {self.batch_size}")
+        if self.batch_size < 1:
+            raise ProxySettingError(f"θ batch size must be positive, got {self.batch_size}")
+        if not 0 <= self.warmup < 1:
+            raise ProxySettingError(f"θ warm-up must be in [0, 1), got {self.warmup}")
+        if not (math.isfinite(self.weight_decay) and self.weight_decay >= 0):
+            raise ProxySettingError(f"θ weight decay must be >= 0, got {self.weight_decay}")
+
+    @property
+    def label(self) -> str:
+        return f"lr={self.learning_rate:g} b={self.batch_size}"
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+#: The search's default Θ: three learning rates around the proxy's former single rate (1e-3).
+#: Deep post-LN students need the smaller steps; shallow ones gain from the larger.
+DEFAULT_THETA: tuple[TrainingSetting, ...] = tuple(
+    TrainingSetting(learning_rate=rate) for rate in (3e-4, 1e-3, 3e-3)
+)
+
+
 def scaled_width(architecture: Architecture, width_scale: float) -> tuple[int, int]:
-    """(H', I') of the width-scaled student: D and A are kept (rule in the module docstring)."""
+    """(H', I') of the width-scaled student: D and A kept, H' = ceil(H/w/A)·A, I' = round(I/w).
+
+    No head-size floor: a floor merged the A = 16 students of H 512, 768 and 1024 into one.
+    """
     heads = architecture.heads
     head = math.ceil(architecture.hidden / width_scale / heads)
     return head * heads, max(1, round(architecture.intermediate / width_scale))
+
+
+_NOTICES: set[str] = set()
+
+
+def resolve_training_device(device: str) -> str:
+    """'cpu', 'cuda' or 'auto' (CUDA when torch sees a GPU, else the CPU)."""
+    import torch
+
+    if device == "auto":
+        if torch.cuda.is_available():
+            return "cuda"
+        if not _NOTICES:
+            _NOTICES.add("auto")
+            print("bortnas: --device auto: no CUDA GPU here, training on the CPU", file=sys.stderr)
+        return "cpu"
+    if device == "cpu":
+        return device
+    if device == "cuda" or device.startswith("cuda:"):
+        if not torch.cuda.is_available():
+            raise ProxySettingError(
+                f"device {device!r} was asked for, but torch {torch.__version__} sees no CUDA "
+                "GPU; use --device cpu or auto"
+            )
+        return device
+    raise ProxySettingError(f"unknown device {device!r}; expected cpu, cuda or auto")
 
 
 def _versions() -> dict[str, str]:
@@ -146,23 +151,24 @@ def _versions() -> dict[str, str]:
 
 
 class DistillationErrorProxy(Proxy):
-    """Surrogate error: held-out distillation loss after `steps` optimiser steps, per seed."""
+    """Surrogate error: held-out distillation loss after `steps` steps; best θ, mean of seeds."""
 
     name = "error"
     unit = "loss"
-    cost = "trains a width-scaled copy of the candidate for a fixed number of steps (~1 s default)"
+    cost = "trains width-scaled copies of the candidate, one per θ and seed, in one pass (~1 s)"
 
     def __init__(
         self,
         *,
         steps: int = DEFAULT_STEPS,
+        theta: Sequence[TrainingSetting] | None = None,
         batch_size: int = DEFAULT_BATCH_SIZE,
-        sequence_length: int = DEFAULT_SEQUENCE_LENGTH,
         learning_rate: float = DEFAULT_LEARNING_RATE,
-        schedule: str = "linear",
         warmup: float = DEFAULT_WARMUP,
-        weight_decay: float = 0.01,
-        max_grad_norm: float | None = DEFAULT_MAX_GRAD_NORM,
+        weight_decay: float = DEFAULT_WEIGHT_DECAY,
+        sequence_length: int = DEFAULT_SEQUENCE_LENGTH,
+        schedule: str = "linear",
+        max_grad_norm: float | None = None,
         initializer_range: float = 0.02,
         width_scale: float = DEFAULT_WIDTH_SCALE,
         seeds: int = 1,
@@ -175,27 +181,38 @@ class DistillationErrorProxy(Proxy):
         temperature: float = 2.0,
         target_components: int | None = DEFAULT_TARGET_COMPONENTS,
         threads: int | None = 1,
+        device: str = "cpu",
     ) -> None:
-        if steps < 0 or batch_size < 1 or seeds < 1 or eval_size < 1:
-            raise ValueError("steps >= 0, batch_size >= 1, seeds >= 1 and eval_size >= 1")
+        """`theta` is Θ; without it, Θ is the single θ of `learning_rate`, `batch_size`,
+        `warmup` and `weight_decay`. `device` (cpu, cuda, auto) is where students train; it is
+        recorded per measurement, not part of the value's identity."""
+        for label, value, low in (
+            ("steps", steps, 0),
+            ("seeds", seeds, 1),
+            ("eval_size", eval_size, 1),
+        ):
+            if isinstance(value, bool) or not isinstance(value, int) or value < low:
+                raise ProxySettingError(f"{label} must be a whole number >= {low}, got {value!r}")
         if sequence_length < 3:
-            raise ValueError("sequence_length must be at least 3 (two special tokens and text)")
+            raise ProxySettingError("sequence_length must be at least 3 (two special tokens)")
         if width_scale < 1:
-            raise ValueError("width_scale must be at least 1")
+            raise ProxySettingError(f"width_scale must be at least 1, got {width_scale}")
         if schedule not in SCHEDULES:
-            raise ValueError(f"schedule must be one of {SCHEDULES}, got {schedule!r}")
-        self.steps, self.batch_size, self.sequence_length = steps, batch_size, sequence_length
-        self.learning_rate, self.schedule, self.warmup = learning_rate, schedule, warmup
-        self.weight_decay, self.width_scale, self.seeds = weight_decay, width_scale, seeds
+            raise ProxySettingError(f"schedule must be one of {SCHEDULES}, got {schedule!r}")
+        if theta is None:
+            theta = (TrainingSetting(learning_rate, batch_size, warmup, weight_decay),)
+        self.theta: tuple[TrainingSetting, ...] = tuple(dict.fromkeys(theta))
+        if not self.theta:
+            raise ProxySettingError("Θ is empty: give at least one training setting")
+        self.steps, self.sequence_length, self.schedule = steps, sequence_length, schedule
+        self.width_scale, self.seeds = width_scale, seeds
         self.vocab_size, self.eval_size = vocab_size, eval_size
         self.target_components = target_components
         self.max_grad_norm = max_grad_norm
         self.initializer_range = initializer_range
-        self.mask_probability, self.temperature, self.threads = (
-            mask_probability,
-            temperature,
-            threads,
-        )
+        self.mask_probability, self.temperature = mask_probability, temperature
+        self.threads = threads
+        self.device = resolve_training_device(device)
         # Check the user's paths now, so a typo fails before any work.
         if isinstance(corpus, (str, Path)) and not Path(corpus).expanduser().exists():
             raise DataError(f"{corpus}: corpus not found (give a text file or a folder of .txt)")
@@ -239,12 +256,9 @@ class DistillationErrorProxy(Proxy):
                 "version": VERSION,
                 "mode": mode,
                 "steps": self.steps,
-                "batch_size": self.batch_size,
+                "theta": [setting.to_dict() for setting in self.theta],
                 "sequence_length": self.sequence_length,
-                "learning_rate": self.learning_rate,
                 "schedule": self.schedule,
-                "warmup": self.warmup,
-                "weight_decay": self.weight_decay,
                 "optimizer": "AdamW",
                 "max_grad_norm": self.max_grad_norm,
                 "initializer_range": self.initializer_range,
@@ -279,7 +293,7 @@ class DistillationErrorProxy(Proxy):
         indices = [i % len(split) for i in range(count)]
         return indices, [split[i] for i in indices]
 
-    def _prepare(self) -> dict[str, Any]:
+    def prepare(self) -> dict[str, Any]:
         """Tokenise the documents used and fetch their teacher targets, once per proxy."""
         if self._data is not None:
             return self._data
@@ -289,7 +303,7 @@ class DistillationErrorProxy(Proxy):
         tokenizer = self.tokenizer
         length = self.sequence_length
         data: dict[str, Any] = {}
-        pool = max(1, self.steps * self.batch_size)
+        pool = max(1, self.steps * max(setting.batch_size for setting in self.theta))
         splits = [
             ("train", self.corpus.train, pool),
             ("held", self.corpus.held_out, self.eval_size),
@@ -316,16 +330,14 @@ class DistillationErrorProxy(Proxy):
                 entry["targets"] = torch.from_numpy(store.get(keys, seen))
             data[split_name] = entry
         if self.mode == "embeddings":
-            # Centre the targets: otherwise the first steps of every student only learn the shared
-            # mean direction (all students tie near 0.78). Then keep the leading principal
-            # directions: the content a short budget can learn first, and the least noisy part of
-            # the signal. Both are fitted on the first TARGET_FIT_DOCS train documents, so every
-            # budget (and every candidate) is scored against the same targets.
-            pool = data.pop("fit")["targets"]
-            centre = pool.mean(0, keepdim=True)
+            # Centred (else every student first learns the shared mean direction and all tie),
+            # then the leading principal directions: the content a short budget learns first.
+            # Fitted on a fixed set of documents, so every budget is scored on the same targets.
+            pool_targets = data.pop("fit")["targets"]
+            centre = pool_targets.mean(0, keepdim=True)
             components = None
-            if self.target_components and self.target_components < pool.shape[1]:
-                _, _, vh = torch.linalg.svd(pool - centre, full_matrices=False)
+            if self.target_components and self.target_components < pool_targets.shape[1]:
+                _, _, vh = torch.linalg.svd(pool_targets - centre, full_matrices=False)
                 components = vh[: self.target_components].T
             for entry in (data["train"], data["held"]):
                 centred = entry["targets"] - centre
@@ -333,38 +345,45 @@ class DistillationErrorProxy(Proxy):
                     centred = centred @ components
                 entry["targets"] = torch.nn.functional.normalize(centred, dim=-1)
             data["target_dim"] = data["train"]["targets"].shape[1]
+        for split_name in ("train", "held"):
+            data[split_name] = {k: v.to(self.device) for k, v in data[split_name].items()}
         data["setup_seconds"] = time.perf_counter() - started
         self._data = data
         return data
 
-    # --- one candidate -------------------------------------------------------------------
+    # --- one candidate: every θ and seed in as few vectorised passes as batch sizes ---------
 
     def evaluate(self, architecture: Architecture) -> Measurement:
         import torch
 
-        data = self._prepare()
+        data = self.prepare()
         previous_threads = torch.get_num_threads()
         previous_deterministic = torch.are_deterministic_algorithms_enabled()
         if self.threads is not None:
             torch.set_num_threads(self.threads)
-        torch.use_deterministic_algorithms(True)
+        torch.use_deterministic_algorithms(True, warn_only=self.device != "cpu")
         try:
-            runs = [self._run_seed(architecture, data, seed) for seed in range(self.seeds)]
+            started = time.perf_counter()
+            values = self.train_replicas(architecture, self.theta, range(self.seeds), data)
+            seconds = time.perf_counter() - started
         finally:
             torch.use_deterministic_algorithms(previous_deterministic)
             torch.set_num_threads(previous_threads)
-        values = [run["value"] for run in runs]
-        train_seconds = sum(run["train_seconds"] for run in runs)
+        per_theta = [
+            {**setting.to_dict(), "value": float(np.mean(row)), "per_seed": [float(v) for v in row]}
+            for setting, row in zip(self.theta, values, strict=True)
+        ]
+        best = min(range(len(per_theta)), key=lambda k: per_theta[k]["value"])
         hidden, intermediate = scaled_width(architecture, self.width_scale)
+        replicas = len(self.theta) * self.seeds
         details = {
-            "training_steps": self.steps * self.seeds,
-            "per_seed": values,
-            "train_seconds": train_seconds,
-            "eval_seconds": sum(run["eval_seconds"] for run in runs),
-            "steps_per_second": (self.steps * self.seeds / train_seconds)
-            if train_seconds > 0
-            else None,
-            "final_train_loss": [run["final_train_loss"] for run in runs],
+            "training_steps": self.steps * replicas,
+            "replicas": replicas,
+            "per_theta": per_theta,
+            "theta_best": best,
+            "per_seed": per_theta[best]["per_seed"],
+            "train_seconds": seconds,
+            "steps_per_second": self.steps * replicas / seconds if seconds > 0 else None,
             "student": {
                 "depth": architecture.depth,
                 "heads": architecture.heads,
@@ -372,160 +391,213 @@ class DistillationErrorProxy(Proxy):
                 "intermediate": intermediate,
             },
             "setup_seconds": data["setup_seconds"],
+            "device": self.device,
             "threads": torch.get_num_threads() if self.threads is None else self.threads,
         }
+        seeds = per_theta[best]["per_seed"]
         return Measurement(
             proxy=self.name,
-            value=float(np.mean(values)),
+            value=per_theta[best]["value"],
             unit=self.unit,
-            spread=float(np.std(values)) if len(values) > 1 else None,
+            spread=float(np.std(seeds, ddof=1)) if len(seeds) > 1 else None,
             details=details,
             provenance=self.provenance(),
         )
 
-    def _student(self, architecture: Architecture) -> torch.nn.Module:
-        import torch
-        from transformers import BertForMaskedLM, BertModel
+    def train_replicas(
+        self,
+        architecture: Architecture,
+        theta: Sequence[TrainingSetting],
+        seeds: Sequence[int],
+        data: dict[str, Any],
+    ) -> np.ndarray:
+        """Held-out error of every (θ, seed) student, shape [|Θ|, |seeds|].
 
+        Students whose θ share a batch size train in one vectorised pass; replica (θ, seed) draws
+        its weights, document order and masks from `seed` alone, so a student's value does not
+        depend on which others share its pass (tested, within float tolerance).
+        """
+        errors = np.zeros((len(theta), len(seeds)))
+        for batch_size in dict.fromkeys(setting.batch_size for setting in theta):
+            members = [k for k, setting in enumerate(theta) if setting.batch_size == batch_size]
+            replicas = [(k, seed) for k in members for seed in seeds]
+            held = self._train_pass(
+                architecture,
+                [theta[k] for k, _ in replicas],
+                [seed for _, seed in replicas],
+                batch_size,
+                data,
+            )
+            for (k, seed_index), value in zip(
+                [(k, j) for k in members for j in range(len(seeds))], held, strict=True
+            ):
+                errors[k, seed_index] = value
+        return errors
+
+    def _shape(self, architecture: Architecture, data: dict[str, Any]) -> StudentShape:
         hidden, intermediate = scaled_width(architecture, self.width_scale)
-        config = architecture.to_bert_config(
-            hidden_size=hidden,
-            intermediate_size=intermediate,
+        return StudentShape(
+            depth=architecture.depth,
+            heads=architecture.heads,
+            hidden=hidden,
+            intermediate=intermediate,
             vocab_size=self.tokenizer.vocab_size,
-            max_position_embeddings=self.sequence_length,
-            pad_token_id=self.tokenizer.pad_id,
-            hidden_dropout_prob=0.0,
-            attention_probs_dropout_prob=0.0,
-            attn_implementation="eager",
-            initializer_range=self.initializer_range,
+            max_positions=self.sequence_length,
+            target_dim=data.get("target_dim", 0) if self.mode == "embeddings" else 0,
         )
-        if self.mode == "embeddings":
-            assert self.teacher is not None
-            module = torch.nn.Module()
-            module.bert = BertModel(config, add_pooling_layer=False)
-            module.head = torch.nn.Linear(hidden, self._prepare()["target_dim"])
-            return module
-        return BertForMaskedLM(config)
 
-    def _mask(self, ids: torch.Tensor, generator: torch.Generator) -> tuple[Any, Any]:
+    def _lr_factors(self, settings: Sequence[TrainingSetting], step: int) -> list[float]:
+        """Linear warm-up then linear decay to 0 (or constant), per replica."""
+        if self.schedule == "constant":
+            return [1.0] * len(settings)
+        factors = []
+        for setting in settings:
+            warm = max(1, round(setting.warmup * self.steps))
+            if step < warm:
+                factors.append((step + 1) / warm)
+            else:
+                factors.append(max(0.0, (self.steps - step) / max(1, self.steps - warm)))
+        return factors
+
+    def _train_pass(
+        self,
+        architecture: Architecture,
+        settings: list[TrainingSetting],
+        seeds: list[int],
+        batch_size: int,
+        data: dict[str, Any],
+    ) -> list[float]:
         import torch
 
-        special = torch.tensor(
-            [self.tokenizer.pad_id, self.tokenizer.cls_id, self.tokenizer.sep_id]
-        )
-        candidates = ~torch.isin(ids, special)
-        chosen = (torch.rand(ids.shape, generator=generator) < self.mask_probability) & candidates
-        if not chosen.any():  # at least one masked token per batch
-            chosen = candidates & (candidates.cumsum(1) == 1)
-        masked = ids.masked_fill(chosen, self.tokenizer.mask_id)
-        return masked, chosen
+        shape = self._shape(architecture, data)
+        device = self.device
+        with torch.random.fork_rng(devices=[]):
+            weights = initial_weights(
+                shape,
+                seeds,
+                initializer_range=self.initializer_range,
+                pad_id=self.tokenizer.pad_id,
+                device=device,
+            )
+            leaves = [w.requires_grad_(True) for w in weights.values()]
+            optimizer = ReplicaAdamW(
+                leaves,
+                learning_rates=[s.learning_rate for s in settings],
+                weight_decays=[s.weight_decay for s in settings],
+            )
+            generators = [torch.Generator().manual_seed(seed) for seed in seeds]
+            train = data["train"]
+            # Each replica draws its order over its own θ's documents (the first s x batch), so
+            # its value does not depend on which other θ share the set-up.
+            pool = max(1, min(len(train["ids"]), self.steps * batch_size))
+            orders = [torch.randperm(pool, generator=g) for g in generators]
+            for step in range(self.steps):
+                start = (step * batch_size) % len(orders[0])
+                rows = torch.stack([order[start : start + batch_size] for order in orders])
+                losses = self._losses(shape, weights, train, rows, generators)
+                for leaf in leaves:
+                    leaf.grad = None
+                losses.sum().backward()
+                if self.max_grad_norm:
+                    norms = torch.stack([leaf.grad.flatten(1).norm(dim=1) for leaf in leaves])
+                    scale = (self.max_grad_norm / (norms.norm(dim=0) + 1e-6)).clamp(max=1.0)
+                    for leaf in leaves:
+                        leaf.grad.mul_(scale.view((-1,) + (1,) * (leaf.dim() - 1)))
+                optimizer.step(self._lr_factors(settings, step))
+            frozen = {name: w.detach() for name, w in weights.items()}
+            return self._held_out(shape, frozen, data["held"])
 
-    def _losses(
-        self, model: torch.nn.Module, batch: dict[str, Any], generator: torch.Generator
-    ) -> torch.Tensor:
-        """Per-example (embeddings) or per-masked-token (MLM) losses, clamped to [0, clip]."""
-        import torch
-        import torch.nn.functional as F
-
-        ids, attention = batch["ids"], batch["attention"]
-        if self.mode == "embeddings":
-            hidden = model.bert(input_ids=ids, attention_mask=attention).last_hidden_state
-            weights = attention.unsqueeze(-1).to(hidden.dtype)
-            pooled = (hidden * weights).sum(1) / weights.sum(1)
-            cosine = F.cosine_similarity(model.head(pooled), batch["targets"], dim=-1)
-            losses = 1.0 - cosine
-        else:
-            masked, chosen = self._mask(ids, generator)
-            hidden = model.bert(input_ids=masked, attention_mask=attention).last_hidden_state
-            logits = model.cls(hidden[chosen])
-            labels = ids[chosen]
-            losses = F.cross_entropy(logits, labels, reduction="none")
-            if self.mode == "logits":
-                assert self.teacher is not None
-                with torch.no_grad():
-                    teacher_logits = self.teacher.masked_lm(
-                        input_ids=masked, attention_mask=attention
-                    ).logits[chosen][:, : logits.shape[-1]]
-                t = self.temperature
-                kl = F.kl_div(
-                    F.log_softmax(logits / t, -1),
-                    F.log_softmax(teacher_logits / t, -1),
-                    reduction="none",
-                    log_target=True,
-                ).sum(-1)
-                losses = 0.5 * losses + 0.5 * t * t * kl
-        return losses.clamp(0.0, self._clip())
-
-    @staticmethod
-    def _batch(split: dict[str, Any], rows: torch.Tensor) -> dict[str, Any]:
+    def _batch(self, split: dict[str, Any], rows: torch.Tensor) -> dict[str, torch.Tensor]:
+        """ids/attention [R, B, L'] (L' the longest row of the pass), targets [R, B, T]."""
         import torch
 
+        rows = rows.to(split["ids"].device)
         width = int(split["lengths"][rows].max())
         ids = split["ids"][rows, :width]
-        positions = torch.arange(width)
-        attention = (positions < split["lengths"][rows].unsqueeze(1)).long()
+        positions = torch.arange(width, device=ids.device)
+        attention = (positions < split["lengths"][rows].unsqueeze(-1)).long()
         batch = {"ids": ids, "attention": attention}
         if "targets" in split:
             batch["targets"] = split["targets"][rows]
         return batch
 
-    def _lr_factor(self, step: int) -> float:
-        if self.schedule == "constant":
-            return 1.0
-        warm = max(1, round(self.warmup * self.steps))
-        if step < warm:
-            return (step + 1) / warm
-        return max(0.0, (self.steps - step) / max(1, self.steps - warm))
-
-    def _run_seed(self, architecture: Architecture, data: dict[str, Any], seed: int) -> dict:
+    def _mask(self, ids: torch.Tensor, generators: list[torch.Generator]) -> tuple[Any, Any]:
+        """Masked-LM corruption per replica, each from its own generator."""
         import torch
 
-        with torch.random.fork_rng(devices=[]):
-            torch.manual_seed(seed)
-            model = self._student(architecture)
-            generator = torch.Generator().manual_seed(seed)
-            train = data["train"]
-            order = torch.randperm(len(train["ids"]), generator=generator)
-            optimizer = torch.optim.AdamW(
-                model.parameters(),
-                lr=self.learning_rate,
-                weight_decay=self.weight_decay,
-                foreach=True,
-            )
-            model.train()
-            started = time.perf_counter()
-            recent: list[float] = []
-            for step in range(self.steps):
-                for group in optimizer.param_groups:
-                    group["lr"] = self.learning_rate * self._lr_factor(step)
-                start = (step * self.batch_size) % len(order)
-                rows = order[start : start + self.batch_size]
-                loss = self._losses(model, self._batch(train, rows), generator).mean()
-                optimizer.zero_grad(set_to_none=True)
-                loss.backward()
-                if self.max_grad_norm:
-                    torch.nn.utils.clip_grad_norm_(model.parameters(), self.max_grad_norm)
-                optimizer.step()
-                recent = [*recent[-4:], float(loss.detach())]
-            train_seconds = time.perf_counter() - started
-            value = self._evaluate_held_out(model, data["held"])
-        return {
-            "value": value,
-            "train_seconds": train_seconds,
-            "eval_seconds": time.perf_counter() - started - train_seconds,
-            "final_train_loss": float(np.mean(recent)) if recent else None,
-        }
+        special = torch.tensor(
+            [self.tokenizer.pad_id, self.tokenizer.cls_id, self.tokenizer.sep_id],
+            device=ids.device,
+        )
+        candidates = ~torch.isin(ids, special)
+        draws = torch.stack([torch.rand(ids.shape[1:], generator=g) for g in generators])
+        chosen = (draws.to(ids.device) < self.mask_probability) & candidates
+        # At least one masked token per replica and batch.
+        first = candidates & (candidates.flatten(1).cumsum(1).view_as(candidates) == 1)
+        empty = ~chosen.flatten(1).any(1)
+        chosen = torch.where(empty.view(-1, 1, 1), first, chosen)
+        return ids.masked_fill(chosen, self.tokenizer.mask_id), chosen
 
-    def _evaluate_held_out(self, model: torch.nn.Module, held: dict[str, Any]) -> float:
+    def _losses(
+        self,
+        shape: StudentShape,
+        weights: dict[str, torch.Tensor],
+        split: dict[str, Any],
+        rows: torch.Tensor,
+        generators: list[torch.Generator],
+    ) -> torch.Tensor:
+        """Mean loss of each replica's batch, [R]; every example clamped to [0, clip]."""
+        import torch
+        import torch.nn.functional as F
+
+        batch = self._batch(split, rows)
+        ids, attention = batch["ids"], batch["attention"]
+        if self.mode == "embeddings":
+            prediction = pooled_prediction(shape, weights, ids, attention)
+            losses = 1.0 - F.cosine_similarity(prediction, batch["targets"], dim=-1)
+            return losses.clamp(0.0, self._clip()).mean(1)
+        masked, chosen = self._mask(ids, generators)
+        hidden = encode(shape, weights, masked, attention)
+        replicas = ids.shape[0]
+        logits = masked_lm_logits(shape, weights, hidden.reshape(replicas, -1, shape.hidden))
+        flat_chosen = chosen.reshape(replicas, -1)
+        labels = ids.reshape(replicas, -1)
+        losses = F.cross_entropy(logits.transpose(1, 2), labels, reduction="none")
+        if self.mode == "logits":
+            assert self.teacher is not None
+            with torch.no_grad():
+                teacher = self.teacher.masked_lm(
+                    input_ids=masked.flatten(0, 1), attention_mask=attention.flatten(0, 1)
+                ).logits[..., : logits.shape[-1]]
+            t = self.temperature
+            kl = F.kl_div(
+                F.log_softmax(logits / t, -1),
+                F.log_softmax(teacher.reshape(replicas, -1, logits.shape[-1]) / t, -1),
+                reduction="none",
+                log_target=True,
+            ).sum(-1)
+            losses = 0.5 * losses + 0.5 * t * t * kl
+        weights_of = flat_chosen.to(losses.dtype)
+        clipped = losses.clamp(0.0, self._clip()) * weights_of
+        return clipped.sum(1) / weights_of.sum(1)
+
+    def _held_out(
+        self, shape: StudentShape, views: dict[str, torch.Tensor], held: dict[str, Any]
+    ) -> list[float]:
+        """Held-out error of every replica on the same documents and the same masks."""
         import torch
 
-        model.eval()
-        generator = torch.Generator().manual_seed(EVAL_MASK_SEED)
-        total, count = 0.0, 0
+        replicas = views["word"].shape[0]
+        totals = torch.zeros(replicas, dtype=torch.float64)
+        count = 0
+        # One generator per replica, all seeded alike: every replica sees the same masks.
+        generators = [torch.Generator().manual_seed(EVAL_MASK_SEED) for _ in range(replicas)]
         with torch.inference_mode():
             for start in range(0, len(held["ids"]), 64):
                 rows = torch.arange(start, min(start + 64, len(held["ids"])))
-                losses = self._losses(model, self._batch(held, rows), generator)
-                total += float(losses.sum())
-                count += losses.numel()
-        return total / max(count, 1)
+                shared = rows.unsqueeze(0).expand(replicas, -1)
+                size = len(rows)
+                mean = self._losses(shape, views, held, shared, generators)
+                totals += mean.double().cpu() * size
+                count += size
+        return (totals / max(count, 1)).tolist()

@@ -27,9 +27,9 @@ def test_params_prints_bort_counts_as_plain_integers() -> None:
 
 def test_spaces_and_space_show() -> None:
     listing = bortnas("spaces")
-    assert listing.returncode == 0 and "bert-large" in listing.stdout and "630" in listing.stdout
+    assert listing.returncode == 0 and "bert-large" in listing.stdout and "300" in listing.stdout
     shown = bortnas("space", "show", "bert-large")
-    assert shown.returncode == 0 and "candidates: 630" in shown.stdout
+    assert shown.returncode == 0 and "candidates: 300" in shown.stdout
 
 
 def test_export_writes_a_loadable_config(tmp_path: Path) -> None:

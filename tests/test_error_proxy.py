@@ -175,9 +175,8 @@ def test_provenance_records_every_fidelity_knob(corpus_file):
     provenance = _proxy(corpus_file, width_scale=2).provenance()
     for knob in (
         "steps",
-        "batch_size",
+        "theta",
         "sequence_length",
-        "learning_rate",
         "schedule",
         "width_scale",
         "seeds",
@@ -190,6 +189,9 @@ def test_provenance_records_every_fidelity_knob(corpus_file):
     ):
         assert knob in provenance
     assert provenance["teacher"].startswith("all-MiniLM-L6-v2:")
+    assert provenance["theta"] == [
+        {"learning_rate": 1e-2, "batch_size": 8, "warmup": 0.1, "weight_decay": 0.01}
+    ]
     other = _proxy(corpus_file, steps=11)
     assert other.cache_key(TINY) != _proxy(corpus_file).cache_key(TINY)
 
@@ -202,7 +204,7 @@ def test_cache_hit_skips_training(corpus_file, tmp_path, monkeypatch):
     def fail(*args, **kwargs):
         raise AssertionError("trained again despite a cached value")
 
-    monkeypatch.setattr(DistillationErrorProxy, "_run_seed", fail)
+    monkeypatch.setattr(DistillationErrorProxy, "train_replicas", fail)
     again = evaluate_cached(_proxy(corpus_file, steps=2), TINY, cache)
     assert again.value == first.value
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 from pathlib import Path
 
 import nbformat
@@ -10,6 +11,25 @@ import pytest
 from nbclient import NotebookClient
 
 NOTEBOOKS = sorted((Path(__file__).resolve().parents[1] / "notebooks").glob("*.ipynb"))
+
+#: What a quick run must print: 02's Bort cells run in quick mode too (Bort is in its space).
+EXPECTED_OUTPUT = {
+    "01_quickstart": ["pick:", "reference T:"],
+    "02_reproduce_bort": ["Bort: rank", "W = "],
+    "03_your_model_your_hardware": ["pick:"],
+}
+
+#: Keywords and options of the search API before `SearchConfig`; none may come back.
+REMOVED_API = re.compile(
+    r"\b(base_steps|include_embeddings|error_options|latency_options)\b"
+    r"|\binterval\s*="
+    r"|--base-steps|--interval"
+)
+
+
+def code_of(path: Path) -> str:
+    notebook = nbformat.read(path, as_version=4)
+    return "\n".join(cell.source for cell in notebook.cells if cell.cell_type == "code")
 
 
 def test_there_are_three_notebooks() -> None:
@@ -29,6 +49,16 @@ def test_notebook_is_committed_without_outputs(path: Path) -> None:
 
 
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)
+def test_notebook_uses_the_public_api(path: Path) -> None:
+    code = code_of(path)
+    private = re.findall(r"^\s*(?:from|import)\s+(bortnas\.\S+)", code, flags=re.MULTILINE)
+    assert not private, f"{path.name} imports {private}; use what `bortnas` exports"
+    removed = [m.group(0) for m in REMOVED_API.finditer(code)]
+    assert not removed, f"{path.name} uses the removed search API: {removed}"
+    assert "SearchConfig(" in code, f"{path.name} does not describe its search with SearchConfig"
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)
 def test_notebook_runs_top_to_bottom(path: Path, tmp_path: Path, monkeypatch) -> None:
     monkeypatch.setenv("BORTNAS_NOTEBOOK_QUICK", "1")
     monkeypatch.setenv("MPLBACKEND", "Agg")
@@ -37,10 +67,12 @@ def test_notebook_runs_top_to_bottom(path: Path, tmp_path: Path, monkeypatch) ->
         notebook, timeout=900, kernel_name="python3", resources={"metadata": {"path": tmp_path}}
     )
     client.execute(env={**os.environ})  # a failing cell raises CellExecutionError
-    errors = [
-        output
-        for cell in notebook.cells
-        for output in cell.get("outputs", [])
-        if output.get("output_type") == "error"
-    ]
+    outputs = [output for cell in notebook.cells for output in cell.get("outputs", [])]
+    errors = [output for output in outputs if output.get("output_type") == "error"]
     assert not errors
+    printed = "\n".join(
+        output.get("text", "") or output.get("data", {}).get("text/plain", "")
+        for output in outputs
+    )
+    for expected in EXPECTED_OUTPUT[path.stem]:
+        assert expected in printed, f"{path.name} printed no {expected!r}"

@@ -1,42 +1,59 @@
 from __future__ import annotations
 
+import math
+
 import pytest
 
-from bortnas import BERT_LARGE, load_space
+from bortnas import load_space
+from bortnas.architecture import BORT, Architecture
 from bortnas.errors import BortnasError
-from bortnas.optimizer import STRATEGIES, get_strategy, maximum_point, training_budget
-from bortnas.proxies import count_parameters
+from bortnas.optimizer import STRATEGIES, epsilon_representatives, get_strategy, maximum_point
+from bortnas.proxies.parameters import count_parameters
 
 
-def test_budget_scales_as_one_over_epsilon_s_to_the_three_halves() -> None:
-    assert training_budget(1.0, 1.0, 40) == 40
-    assert training_budget(0.5, 1.0, 40) == 80
-    assert training_budget(0.25, 1.0, 40) == 160
-    assert training_budget(1.0, 4.0, 40) == 5  # 40 / 4^1.5
-    assert training_budget(1.0, 100.0, 40) == 1  # never below one step
+def _encoder(a: Architecture) -> float:
+    return count_parameters(a).without_embeddings
 
 
-@pytest.mark.parametrize(("epsilon", "interval"), [(0, 1), (1.5, 1), (-0.1, 1), (0.5, 0)])
-def test_budget_rejects_out_of_range_knobs(epsilon: float, interval: float) -> None:
-    with pytest.raises(BortnasError):
-        training_budget(epsilon, interval, 40)
-
-
-def test_maximum_point_of_bert_large_is_bert_large() -> None:
+def test_maximum_point_of_the_papers_space() -> None:
     candidates = load_space("bert-large").candidates
-    reference = maximum_point(candidates, lambda a: count_parameters(a).total, lambda a: 0.0)
-    assert reference == BERT_LARGE
-
-
-def test_maximum_point_breaks_ties_by_latency() -> None:
-    candidates = [c for c in load_space("bert-large").candidates if c.shape[0] == 24]
-    # BERT-large's shape with 4, 8 and 16 heads has the same parameter count: latency decides.
+    assert len(candidates) == 300
+    # A does not change p: latency breaks the tie between the A = 4, 8 and 16 shapes.
     latency = {c: float(c.heads) for c in candidates}
-    chosen = maximum_point(candidates, lambda a: count_parameters(a).total, latency.__getitem__)
-    assert chosen.shape == (24, 16, 1024, 4096)
+    chosen = maximum_point(candidates, _encoder, latency.__getitem__)
+    assert chosen.shape == (12, 16, 1024, 3072)
     latency = {c: -float(c.heads) for c in candidates}
-    chosen = maximum_point(candidates, lambda a: count_parameters(a).total, latency.__getitem__)
-    assert chosen.shape == (24, 4, 1024, 4096)
+    assert maximum_point(candidates, _encoder, latency.__getitem__).shape == (12, 4, 1024, 3072)
+
+
+@pytest.mark.parametrize("epsilon", [1, 2, 3, 4, 7, 300, 1000])
+def test_epsilon_partition_keeps_one_per_interval(epsilon: int) -> None:
+    candidates = load_space("bert-large").candidates
+    kept = epsilon_representatives(candidates, epsilon, _encoder, lambda a: -a.depth)
+    assert len(kept) == math.ceil(len(candidates) / epsilon)
+    assert len(set(kept)) == len(kept)
+    if epsilon == 1:
+        assert set(kept) == set(candidates)
+    # Intervals are consecutive in p: representatives come out in non-decreasing p.
+    sizes = [_encoder(a) for a in kept]
+    assert sizes == sorted(sizes)
+
+
+def test_epsilon_representative_is_the_best_cheap_score_of_its_interval() -> None:
+    candidates = load_space("bert-large").candidates
+    ordered = sorted(candidates, key=lambda a: (_encoder(a), a.shape))
+    score = {a: (a.heads * 7 + a.depth) % 11 for a in candidates}
+    kept = epsilon_representatives(candidates, 4, _encoder, score.__getitem__)
+    for start, representative in zip(range(0, len(ordered), 4), kept, strict=True):
+        interval = ordered[start : start + 4]
+        assert representative in interval
+        assert score[representative] == max(score[a] for a in interval)
+
+
+@pytest.mark.parametrize("epsilon", [0, -1, 1.5, True])
+def test_epsilon_must_be_a_positive_whole_number(epsilon) -> None:
+    with pytest.raises(BortnasError, match="epsilon"):
+        epsilon_representatives([BORT], epsilon, _encoder, lambda a: 0.0)
 
 
 def test_strategies_registry() -> None:
@@ -44,9 +61,3 @@ def test_strategies_registry() -> None:
     assert get_strategy("exhaustive").steps_factor >= 10
     with pytest.raises(BortnasError, match="unknown optimizer"):
         get_strategy("grid")
-    candidates = load_space("tiny").candidates
-    reference = candidates[-1]
-    for name in ("fptas", "exhaustive", "random"):
-        chosen = get_strategy(name).select(candidates, reference, 5, 0)
-        assert chosen[0] == reference and len(set(chosen)) == len(chosen)
-    assert len(get_strategy("random").select(candidates, reference, 5, 0)) == 6

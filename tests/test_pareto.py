@@ -5,9 +5,7 @@ import itertools
 import numpy as np
 import pytest
 
-from bortnas.errors import BortnasError
 from bortnas.pareto import dominates, hypervolume, non_dominated_mask
-from bortnas.wcoefficient import Exponents, w_coefficients
 
 
 def _brute_force_front(points: np.ndarray) -> np.ndarray:
@@ -44,22 +42,3 @@ def test_hypervolume_matches_monte_carlo_grid() -> None:
     grid = np.array(list(itertools.product(np.linspace(0.025, 0.975, 20), repeat=3)))
     covered = np.any(np.all(points[None, :, :] <= grid[:, None, :], axis=2), axis=1)
     assert hypervolume(points, reference) == pytest.approx(covered.mean(), abs=0.03)
-
-
-def test_w_coefficient_is_the_product_of_weighted_ratios() -> None:
-    objectives = np.array([[50.0, 10.0, 0.8], [100.0, 40.0, 0.5]])
-    reference = np.array([100.0, 40.0, 0.5])
-    w = w_coefficients(objectives, reference)
-    assert w[0] == pytest.approx(0.5 * 0.25 * 1.6)
-    assert w[1] == pytest.approx(1.0)
-    only_error = w_coefficients(objectives, reference, Exponents(0, 0, 1))
-    assert only_error[0] == pytest.approx(1.6)
-    squared = w_coefficients(objectives, reference, Exponents(2, 1, 1))
-    assert squared[0] == pytest.approx(0.25 * 0.25 * 1.6)
-
-
-def test_w_coefficient_rejects_bad_inputs() -> None:
-    with pytest.raises(BortnasError, match="alpha"):
-        Exponents(alpha=-1)
-    with pytest.raises(ValueError, match="strictly positive"):
-        w_coefficients(np.array([[0.0, 1.0, 1.0]]), np.ones(3))

@@ -1,51 +1,95 @@
-"""The search's mechanics — store, resume, retries, baselines — with cheap deterministic proxies.
-
-The real proxies are exercised end to end in test_search_end_to_end.py; here the latency and error
-are closed-form stand-ins so that the store's guarantees can be checked exactly and fast.
+"""The search's mechanics — W argmax, Θ trials, store, resume, retries, baselines — with cheap
+deterministic proxies. The real proxies have their own tests; here latency and error are
+closed-form stand-ins so that the store's guarantees can be checked exactly and fast.
 """
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 import pytest
 
 from bortnas import load_space
+from bortnas.config import SearchConfig
 from bortnas.pareto import non_dominated_mask
 from bortnas.search import search
+from bortnas.store import completed_trials, open_storage, open_study, theta_trials
 from bortnas.wcoefficient import w_coefficients
 from tests.support.formula_proxies import FormulaError, formula_proxies
 
 _proxies = formula_proxies
 
 
-def test_fptas_pick_is_the_w_argmin_and_front_is_non_dominated(tmp_path: Path) -> None:
-    result = search("tiny", proxies=_proxies(), runs_dir=tmp_path, base_steps=7)
+def _config(tmp_path: Path, **changes) -> SearchConfig:
+    return SearchConfig(space="tiny", runs_dir=str(tmp_path), **changes)
+
+
+def test_pick_is_the_w_argmax_relative_to_the_untrained_maximum_point(tmp_path: Path) -> None:
+    result = search(_config(tmp_path), proxies=_proxies())
     space = load_space("tiny")
-    assert len(result.table) == space.size
-    objectives = np.array(
-        [[p.evaluate(a).value for p in _proxies().values()] for a in space.candidates]
+    proxies = _proxies()
+    values = {a: [p.evaluate(a).value for p in proxies.values()] for a in space.candidates}
+    reference = max(space.candidates, key=lambda a: (values[a][0], values[a][1], a.shape))
+    assert result.reference.architecture == reference
+    assert reference.id not in result.table.index  # W(T) = 0: T is never trained
+    trained = [a for a in space.candidates if a != reference]
+    objectives = np.array([values[a] for a in trained])
+    w = w_coefficients(
+        objectives[:, 0],
+        objectives[:, 1],
+        objectives[:, 2],
+        reference_parameters=values[reference][0],
+        reference_latency=values[reference][1],
     )
-    reference = objectives[space.candidates.index(result.reference)]
-    w = w_coefficients(objectives, reference)
-    assert result.pick == space.candidates[int(np.argmin(w))]
+    assert result.pick == trained[int(np.argmax(w))]
     expected_front = {
-        a.id for a, on in zip(space.candidates, non_dominated_mask(objectives), strict=True) if on
+        a.id for a, on in zip(trained, non_dominated_mask(objectives), strict=True) if on
     }
     assert set(result.front["id"]) == expected_front
-    assert result.table.loc[result.reference.id, "w"] == pytest.approx(1.0)
-    assert result.cost.training_steps == 7 * space.size == result.study_training_steps
+    assert result.cost.training_steps == 14 * len(trained) == result.study_training_steps
     for name in ("candidates_csv", "pareto_png", "w_ranking_png", "pick_config", "summary"):
         assert Path(result.outputs[name]).is_file()
 
 
+def test_candidates_csv_lets_anyone_recompute_w_and_the_pick(tmp_path: Path) -> None:
+    result = search(_config(tmp_path), proxies=_proxies())
+    table = pd.read_csv(result.outputs["candidates_csv"])
+    summary = json.loads(Path(result.outputs["summary"]).read_text())
+    p_t, i_t = summary["reference"]["parameters"], summary["reference"]["latency_ms"]
+    w = ((p_t - table["parameters"]) / p_t) * ((i_t - table["latency_ms"]) / i_t) / table["error"]
+    assert np.allclose(w, table["w"])
+    best = table.loc[w.idxmax()]
+    pick = json.loads((result.run_dir / "pick" / "config.json").read_text())
+    assert (best["D"], best["H"]) == (pick["num_hidden_layers"], pick["hidden_size"])
+    assert summary["tie_band"][0] == result.pick.id
+    assert {"theta_learning_rate", "size_factor", "speed_factor", "in_tie_band"} <= set(table)
+
+
+def test_study_holds_one_trial_per_candidate_and_theta(tmp_path: Path) -> None:
+    result = search(_config(tmp_path), proxies=_proxies())
+    study = open_study(open_storage(result.storage), result.study_name, None)
+    pairs = [
+        (t.user_attrs["architecture_id"], t.user_attrs["theta_index"]) for t in theta_trials(study)
+    ]
+    assert len(pairs) == len(set(pairs)) == 2 * len(result.table)
+    assert len(completed_trials(study)) == len(result.table)
+    # The candidate's trial stands for its best θ: deep candidates won with θ 0, D = 1 with θ 1.
+    for trial in completed_trials(study):
+        depth = trial.user_attrs["architecture"]["depth"]
+        assert trial.user_attrs["theta_index"] == (1 if depth == 1 else 0)
+    winners = result.table.set_index("D")["theta_learning_rate"]
+    assert set(winners.loc[1]) == {3e-3} and 3e-3 not in set(winners.drop(index=1))
+
+
 def test_rerun_reuses_every_stored_value(tmp_path: Path) -> None:
-    first = search("tiny", proxies=_proxies(), runs_dir=tmp_path, base_steps=7)
+    first = search(_config(tmp_path), proxies=_proxies())
     error = FormulaError()
-    second = search("tiny", proxies=_proxies(error), runs_dir=tmp_path, base_steps=7)
+    second = search(_config(tmp_path), proxies=_proxies(error))
     assert error.calls == 0 and second.cost.training_steps == 0
-    assert second.study_training_steps == first.study_training_steps  # what the study paid
+    assert second.study_training_steps == first.study_training_steps
     assert second.pick == first.pick
     assert second.table["error"].tolist() == first.table["error"].tolist()
 
@@ -53,14 +97,32 @@ def test_rerun_reuses_every_stored_value(tmp_path: Path) -> None:
 def test_interrupted_search_resumes_without_repeating(tmp_path: Path) -> None:
     interrupted = FormulaError(interrupt_after=11)
     with pytest.raises(KeyboardInterrupt):
-        search("tiny", proxies=_proxies(interrupted), runs_dir=tmp_path, base_steps=7)
+        search(_config(tmp_path), proxies=_proxies(interrupted))
     assert interrupted.calls == 11
     resumed_error = FormulaError()
-    resumed = search("tiny", proxies=_proxies(resumed_error), runs_dir=tmp_path, base_steps=7)
-    size = load_space("tiny").size
-    assert interrupted.calls + resumed_error.calls == size
-    reference = search("tiny", proxies=_proxies(), runs_dir=tmp_path / "clean", base_steps=7)
-    assert resumed.pick == reference.pick and len(resumed.table) == size
+    resumed = search(_config(tmp_path), proxies=_proxies(resumed_error))
+    trained = load_space("tiny").size - 1
+    assert interrupted.calls + resumed_error.calls == trained
+    clean = search(_config(tmp_path / "clean"), proxies=_proxies())
+    assert resumed.pick == clean.pick and len(resumed.table) == trained
+    study = open_study(open_storage(resumed.storage), resumed.study_name, None)
+    assert len(theta_trials(study)) == 2 * trained
+
+
+def test_epsilon_trains_one_candidate_per_interval(tmp_path: Path) -> None:
+    trained = load_space("tiny").size - 1
+    for epsilon in (1, 2, 4):
+        error = FormulaError()
+        result = search(_config(tmp_path / str(epsilon), epsilon=epsilon), proxies=_proxies(error))
+        assert error.calls == len(result.table) == -(-trained // epsilon)
+
+
+def test_a_reference_outside_the_space_is_used_but_not_trained(tmp_path: Path) -> None:
+    error = FormulaError()
+    result = search(_config(tmp_path, reference=(8, 4, 256, 512)), proxies=_proxies(error))
+    assert result.reference.architecture.shape == (8, 4, 256, 512)
+    assert error.calls == load_space("tiny").size  # every candidate, none of them T
+    assert (result.table["w"] > 0).all()
 
 
 def test_failing_candidate_is_retried_then_recorded_with_its_reason(tmp_path: Path) -> None:
@@ -68,20 +130,19 @@ def test_failing_candidate_is_retried_then_recorded_with_its_reason(tmp_path: Pa
     broken = space.candidates[3]
     error = FormulaError(fail_on=broken.shape)
     with pytest.warns(UserWarning, match="simulated training divergence"):
-        result = search("tiny", proxies=_proxies(error), runs_dir=tmp_path, base_steps=7)
-    assert len(result.table) == space.size - 1
+        result = search(_config(tmp_path), proxies=_proxies(error))
+    assert len(result.table) == space.size - 2  # T is not trained, the broken one failed
     assert "simulated training divergence" in result.failed[broken.id]
-    assert error.calls == space.size - 1 + 3  # one try and two retries
+    assert error.calls == space.size - 2 + 3  # one try and two retries
 
 
 @pytest.mark.parametrize("optimizer", ["random", "nsga2", "exhaustive"])
 def test_baselines_run_over_the_same_proxies(tmp_path: Path, optimizer: str) -> None:
-    result = search(
-        "tiny", optimizer=optimizer, trials=8, proxies=_proxies(), runs_dir=tmp_path, base_steps=7
-    )
-    assert result.reference.id in result.table.index
+    result = search(_config(tmp_path, optimizer=optimizer, trials=8), proxies=_proxies())
+    assert result.reference.architecture.id not in result.table.index
     if optimizer == "exhaustive":
-        assert result.steps_per_candidate == 140 and len(result.table) == load_space("tiny").size
+        assert result.steps_per_candidate == 1000
+        assert len(result.table) == load_space("tiny").size - 1
     else:
-        assert len(result.table) <= 9
+        assert len(result.table) <= 8
     assert result.pick.id == result.table.index[0]

@@ -12,10 +12,16 @@ from bortnas.search_spaces import builtin_spaces
 
 def test_builtins_exist_and_bert_large_holds_the_paper_points() -> None:
     assert {"bert-large", "bert-base", "tiny"} <= set(builtin_spaces())
-    space = load_space("bert-large")
-    assert space.size == 630
-    for point in (BORT, BORT_2_16_512_1024, BERT_LARGE):
+    space = load_space("bert-large")  # the Bort paper's table
+    assert space.size == 300
+    assert space.dimensions["depth"] == (2, 4, 6, 8, 10, 12)
+    assert space.dimensions["intermediate"] == (256, 512, 768, 1024, 3072)
+    for point in (BORT, BORT_2_16_512_1024):
         assert point in space
+    assert BERT_LARGE not in space
+    wide = load_space("bert-large-wide")
+    assert wide.size == 630 and BERT_LARGE in wide and BORT in wide
+    assert BORT in load_space("bort-neighbourhood")
     assert all(a.hidden % a.heads == 0 for a in space.candidates)
 
 

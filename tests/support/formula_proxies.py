@@ -43,7 +43,23 @@ class FormulaError(Proxy):
         if self.fail_on is not None and a.shape == self.fail_on:
             raise RuntimeError("simulated training divergence")
         value = 0.5 + 1 / a.depth**0.5 + 30 / a.hidden + 5 / a.intermediate + 0.01 * a.heads
-        return Measurement(self.name, value, "loss", details={"training_steps": 7})
+        # Two θ, as the real proxy reports them: the second is 10 % worse on deep candidates.
+        per_theta = [
+            {"learning_rate": 1e-3, "batch_size": 16, "value": value, "per_seed": [value]},
+            {
+                "learning_rate": 3e-3,
+                "batch_size": 16,
+                "value": value * (1.1 if a.depth > 1 else 0.9),
+                "per_seed": [value],
+            },
+        ]
+        best = min(range(2), key=lambda k: per_theta[k]["value"])
+        return Measurement(
+            self.name,
+            per_theta[best]["value"],
+            "loss",
+            details={"training_steps": 14, "per_theta": per_theta, "theta_best": best},
+        )
 
 
 def formula_proxies(error: Proxy | None = None) -> dict[str, Proxy]:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import sys
 
+from bortnas.config import SearchConfig
 from bortnas.search import search
 from tests.support.formula_proxies import FormulaError, formula_proxies
 
@@ -11,11 +12,8 @@ if __name__ == "__main__":
     storage, runs, log, sleep = sys.argv[1], sys.argv[2], sys.argv[3], float(sys.argv[4])
     error = FormulaError(log=log, sleep=sleep)
     result = search(
-        "tiny",
+        SearchConfig(space="tiny", storage=storage, runs_dir=runs),
         proxies=formula_proxies(error),
-        storage=storage,
-        runs_dir=runs,
-        base_steps=7,
         write_report=False,
     )
     print(f"evaluated={error.calls} pick={result.pick.name} rows={len(result.table)}")
