@@ -1,99 +1,96 @@
-"""FPTAS vs exhaustive reference vs Optuna NSGA-II vs random, over the same proxies, in one run.
+"""The algorithm at ε = 1, 2, 4 against the exhaustive reference, NSGA-II and random, in one run.
 
-Why: issue 5's claim is that the FPTAS finds the reference pick (or one within its ε guarantee)
-for far fewer training steps, and that at an equal budget its front is at least as good as
-NSGA-II's. "Exhaustive" is the expensive reference: every candidate trained at 10x the FPTAS
-budget. Each method runs in its own folder (no shared cache), so the training steps printed are
-what each really paid. Hypervolumes are of each method's own front, on objectives divided by the
-maximum point T's values, with the reference point (1.1, 1.1, 1.1) x the largest ratio seen.
+Why: the paper promises an ε-optimal pick for a fraction of the training. Here every method's
+pick is scored by its W at reference fidelity (the `exhaustive` run: every candidate at 10x s
+under every θ) divided by the best reference W, and that ratio is set beside the paper's stated
+guarantee ρ ≤ |1 − ε|. NSGA-II and random get the training budget of ε = 2 (the same number of
+candidates trained). One latency measurement is shared by every method (the first run's timing
+files are copied into the other folders), so timing noise cannot decide the comparison, while
+each method's error values are computed in its own folder, so the steps printed are what it paid.
 
-    python benchmarks/search_compare.py                     # the documented bert-large subset
-    python benchmarks/search_compare.py --space bert-large  # all 630 candidates (hours)
+    python benchmarks/search_compare.py          # the 48-candidate subset of bert-large (~20 min)
 """
 
 from __future__ import annotations
 
 import argparse
+import math
+import shutil
 import tempfile
 import time
 from pathlib import Path
 
-import numpy as np
-
 from bortnas import load_space
-from bortnas.pareto import hypervolume
+from bortnas.config import SearchConfig
 from bortnas.search import search
 
 HERE = Path(__file__).resolve().parent
-OBJECTIVES = ["parameters", "latency_ms", "error"]
+
+
+def _copy_latency(source: Path, target: Path) -> None:
+    (target / "cache").mkdir(parents=True, exist_ok=True)
+    for timing in (source / "cache").glob("latency-*.json"):
+        shutil.copy(timing, target / "cache" / timing.name)
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--space", default=str(HERE / "bert_large_subset.toml"))
-    parser.add_argument(
-        "--trials", type=int, default=None, help="nsga2/random (default: |space|/3)"
-    )
+    parser.add_argument("--steps", type=int, default=100, help="s of the methods (default 100)")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--workers", type=int, default=None)
     args = parser.parse_args()
     space = load_space(args.space)
-    trials = args.trials or max(4, space.size // 3)
-    print(f"space {space.name}: {space.size} candidates; nsga2/random trials {trials}")
-
-    results, seconds = {}, {}
-    for optimizer in ("fptas", "exhaustive", "nsga2", "random"):
-        folder = Path(tempfile.mkdtemp(prefix=f"compare-{optimizer}-"))
+    trained = space.size - 1  # T is never trained
+    budget = math.ceil(trained / 2)
+    print(f"space {space.name}: {space.size} candidates; nsga2/random: {budget} candidates")
+    root = Path(tempfile.mkdtemp(prefix="compare-"))
+    base = SearchConfig(space=args.space, steps=args.steps, seed=args.seed, workers=args.workers)
+    runs = {
+        "fptas ε=1": base.replace(epsilon=1),
+        "fptas ε=2": base.replace(epsilon=2),
+        "fptas ε=4": base.replace(epsilon=4),
+        "exhaustive": base.replace(optimizer="exhaustive"),
+        "nsga2": base.replace(optimizer="nsga2", trials=budget),
+        "random": base.replace(optimizer="random", trials=budget),
+    }
+    results, seconds, first = {}, {}, None
+    for label, config in runs.items():
+        folder = root / label.replace(" ", "_").replace("=", "")
+        if first is not None:
+            _copy_latency(first, folder)
         started = time.perf_counter()
-        results[optimizer] = search(
-            space,
-            optimizer=optimizer,
-            trials=trials,
-            seed=args.seed,
-            runs_dir=folder,
-            workers=args.workers,
-            write_report=False,
-        )
-        seconds[optimizer] = time.perf_counter() - started
-        print(f"  {optimizer:<10} done in {seconds[optimizer]:7.1f} s", flush=True)
+        results[label] = search(config.replace(runs_dir=str(folder)), write_report=False)
+        seconds[label] = time.perf_counter() - started
+        first = first or folder
+        print(f"  {label:<11} done in {seconds[label]:7.1f} s", flush=True)
 
     reference = results["exhaustive"].table
-    best = reference["w"].min()
-    largest = 0.0
-    ratios = {}
-    for optimizer, result in results.items():
-        table = result.table
-        t_values = table.loc[result.reference.id, OBJECTIVES].to_numpy(float)
-        ratios[optimizer] = table[table["on_front"]][OBJECTIVES].to_numpy(float) / t_values
-        largest = max(largest, float(ratios[optimizer].max()))
-    point = np.full(3, 1.1 * largest)
-
+    best = reference["w"].max()
     print()
-    header = (
-        f"{'method':<11}{'evaluated':>10}{'steps/cand':>11}{'steps':>10}{'wall s':>9}"
-        f"{'pick':>22}{'W_ref(pick)/W_ref*':>20}{'front':>7}{'hypervolume':>13}"
-    )
-    print(header)
-    for optimizer, result in results.items():
-        pick = result.pick
-        w_ref = reference.loc[pick.id, "w"] / best if pick.id in reference.index else float("nan")
-        print(
-            f"{optimizer:<11}{len(result.table):>10}{result.steps_per_candidate:>11}"
-            f"{result.study_training_steps:>10}{seconds[optimizer]:>9.1f}{pick.name:>22}"
-            f"{w_ref:>20.4f}{len(ratios[optimizer]):>7}"
-            f"{hypervolume(ratios[optimizer], point):>13.4f}"
-        )
-    fptas, exhaustive = results["fptas"], results["exhaustive"]
-    print()
-    print(f"reference pick (exhaustive, 10x budget): {exhaustive.pick.name}")
-    print(f"FPTAS pick equals the reference pick: {fptas.pick == exhaustive.pick}")
-    steps_ratio = exhaustive.study_training_steps / max(1, fptas.study_training_steps)
-    print(f"training steps, exhaustive / FPTAS: {steps_ratio:.1f}x   (target >= 5x)")
     print(
-        "hypervolume, FPTAS / NSGA-II: "
-        f"{hypervolume(ratios['fptas'], point) / hypervolume(ratios['nsga2'], point):.3f}   "
-        f"(FPTAS trains {len(fptas.table)} candidates, NSGA-II {len(results['nsga2'].table)})"
+        f"{'method':<12}{'trained':>8}{'replica-steps':>15}{'wall s':>9}{'pick':>22}"
+        f"{'W_ref/W_ref*':>14}{'1 - ratio':>11}{'|1 - ε|':>9}{'Bort rank':>11}"
     )
+    for label, result in results.items():
+        pick = result.pick
+        ratio = reference.loc[pick.id, "w"] / best if pick.id in reference.index else float("nan")
+        epsilon = result.config.epsilon if result.optimizer == "fptas" else None
+        bound = f"{abs(1 - epsilon):>9}" if epsilon else f"{'':>9}"
+        bort = result.bort["rank"] if result.bort else "-"
+        print(
+            f"{label:<12}{len(result.table):>8}{result.study_training_steps:>15,}"
+            f"{seconds[label]:>9.1f}{pick.name:>22}{ratio:>14.4f}{1 - ratio:>11.4f}{bound}"
+            f"{bort!s:>11}"
+        )
+    exhaustive = results["exhaustive"]
+    print()
+    print(f"reference pick (exhaustive, 10x s): {exhaustive.pick.name}; T = "
+          f"{exhaustive.reference.architecture.name}")  # fmt: skip
+    band = set(exhaustive.tie_band["id"])
+    for label in ("fptas ε=1", "fptas ε=2", "fptas ε=4", "nsga2", "random"):
+        pick = results[label].pick
+        print(f"{label}: pick {pick.name} inside the reference's tie band: {pick.id in band}")
 
 
 if __name__ == "__main__":

@@ -125,9 +125,11 @@ def _search(args: argparse.Namespace) -> int:
                         tasks[stage] = progress.add_task(stage, total=total)
                     progress.update(tasks[stage], completed=done, total=total)
 
-                result = search(config, on_stage=on_stage)
+                result = search(config, on_stage=on_stage, on_message=console.print)
         else:
-            result = search(config, on_stage=_PlainProgress())
+            result = search(
+                config, on_stage=_PlainProgress(), on_message=lambda m: print(m, flush=True)
+            )
     except KeyboardInterrupt:
         console.print(
             "[yellow]interrupted[/]: every finished evaluation is stored; run the same "

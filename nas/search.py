@@ -170,6 +170,7 @@ def search(
     space: SearchSpace | None = None,
     proxies: dict[str, Proxy] | None = None,
     on_stage: StageProgress | None = None,
+    on_message: Callable[[str], None] | None = None,
     write_report: bool = True,
 ) -> SearchResult:
     """Run a search and return its result; the algorithm's steps are in `bortnas.optimizer`.
@@ -177,7 +178,8 @@ def search(
     `space` replaces `config.space` with an already loaded space; `proxies` replaces the default
     three (same keys; it implies one worker, since injected proxies cannot be sent to other
     processes). Values are cached under `runs_dir/cache` and trials stored in `storage`, so
-    re-running the same search resumes it or returns at once.
+    re-running the same search resumes it or returns at once. `on_stage` receives progress,
+    `on_message` one-line notices (which study was joined).
     """
     started = time.perf_counter()
     config = config or SearchConfig()
@@ -191,6 +193,13 @@ def search(
     run_name = config.name or _default_name(space, strategy.name)
     _check_run_name(run_name)
     stage = on_stage or (lambda *_: None)
+    message = on_message or (lambda _: None)
+    if workers > 1 and _is_journal(config.storage):
+        raise StoreError(
+            "a journal: store has no heartbeat, so a worker that dies would leave its candidate "
+            "running forever and the others waiting on it: use --workers 1 with a journal store, "
+            "or an SQLite/PostgreSQL URL"
+        )
 
     # Nothing is written before every input is checked: the proxies' provenance reads the
     # corpus, the teacher and the tokenizer, so a bad one fails here with an empty store.
@@ -263,10 +272,21 @@ def search(
     study = open_study(
         backend or open_storage(storage_url), name_of_study, strategy.sampler(config.seed)
     )
+    finished = {t.user_attrs["architecture_id"] for t in completed_trials(study)}
+    if strategy.enumerates:
+        finished &= {c.id for c in selected}
+    if finished:
+        total = len(selected) if strategy.enumerates else config.trials
+        message(f"joined study {name_of_study} ({len(finished)}/{total} complete)")
+    else:
+        message(f"new study {name_of_study}")
+    if built_here and strategy.enumerates and workers > 1:
+        # Shared artefacts (corpus, tokenizer, teacher embeddings) are made once, here, before
+        # any worker starts, so the workers read them from the cache instead of racing.
+        proxies["error"].prepare()
     clock = time.perf_counter()
     if strategy.enumerates:
-        done = {t.user_attrs["architecture_id"] for t in completed_trials(study)}
-        pending = sum(1 for candidate in selected if candidate.id not in done)
+        pending = sum(1 for candidate in selected if candidate.id not in finished)
         with local_workers(config.replace(space=space.source), min(workers, pending) - 1):
             evaluate_enqueued(
                 study,
@@ -362,7 +382,22 @@ def _with_bert_large(
     }
 
 
-def _worker_main(config: dict[str, Any]) -> None:
+def _is_journal(url: str | None) -> bool:
+    return bool(url) and (url.startswith("journal:") or url.endswith((".log", ".journal")))
+
+
+def _exit_with_parent(parent: int) -> None:
+    """A local worker ends itself once its parent is gone (even after `kill -9` of the parent):
+    orphaned workers would otherwise train on, unseen, until the queue is empty."""
+    while os.getppid() == parent:
+        time.sleep(1.0)
+    os._exit(3)
+
+
+def _worker_main(config: dict[str, Any], parent: int) -> None:
+    import threading
+
+    threading.Thread(target=_exit_with_parent, args=(parent,), daemon=True).start()
     search(SearchConfig.from_dict(config).replace(workers=1), write_report=False)
 
 
@@ -380,7 +415,8 @@ def local_workers(config: SearchConfig, count: int) -> Iterator[None]:
         return
     context = multiprocessing.get_context("spawn")  # no fork of a process holding torch threads
     payload = config.to_dict()
-    processes = [context.Process(target=_worker_main, args=(payload,)) for _ in range(count)]
+    parent = os.getpid()
+    processes = [context.Process(target=_worker_main, args=(payload, parent)) for _ in range(count)]
     for process in processes:
         process.start()
     try:

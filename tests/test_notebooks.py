@@ -71,8 +71,7 @@ def test_notebook_runs_top_to_bottom(path: Path, tmp_path: Path, monkeypatch) ->
     errors = [output for output in outputs if output.get("output_type") == "error"]
     assert not errors
     printed = "\n".join(
-        output.get("text", "") or output.get("data", {}).get("text/plain", "")
-        for output in outputs
+        output.get("text", "") or output.get("data", {}).get("text/plain", "") for output in outputs
     )
     for expected in EXPECTED_OUTPUT[path.stem]:
         assert expected in printed, f"{path.name} printed no {expected!r}"
