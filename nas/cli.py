@@ -78,11 +78,22 @@ def _command_modules() -> list:
     return [importlib.import_module(f"bortnas.{name}") for name in names]
 
 
+def _warnings_as_one_line() -> None:
+    """Warnings reach the user as `bortnas: warning: ...`, like errors, not as `file:line:`."""
+    import warnings
+
+    def show(message, category, filename, lineno, file=None, line=None) -> None:  # noqa: ANN001
+        error_console.print(f"bortnas: warning: {message}", markup=False)
+
+    warnings.showwarning = show
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     # Our own progress bars say what is happening; transformers' per-load bars only add noise
     # (and block a worker whose output pipe nobody reads). Read when transformers is imported.
     os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
     os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")
+    _warnings_as_one_line()
     parser = build_parser()
     args = parser.parse_args(argv)
     if not hasattr(args, "handler"):

@@ -204,10 +204,13 @@ def load_corpus(path: str | Path | None = None, *, cache: bool = True) -> Corpus
     if path is None:
         raw = _default_raw()
         source = "debian:wordnet-base+bible-kjv+fortunes"
-        if not any(raw.values()):
+        # A missing source would shrink the corpus silently while its name still claims it.
+        packages = {"wordnet": "wordnet-base", "kjv": "bible-kjv", "fortunes": "fortunes"}
+        missing = [packages[name] for name, documents in raw.items() if not documents]
+        if missing:
             raise DataError(
-                "no default corpus: install the Debian packages wordnet-base, bible-kjv and "
-                "fortunes, or give a corpus path"
+                f"the default corpus needs the Debian package(s) {', '.join(missing)} "
+                "(`make setup` installs them), or give your own with --corpus PATH"
             )
     else:
         resolved = Path(path).expanduser()

