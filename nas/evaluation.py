@@ -60,7 +60,9 @@ class Evaluator:
         # `--remeasure` re-measures each architecture once per run, not at every call.
         marker = (objective, architecture.id)
         force = objective in self.refresh and marker not in self._refreshed
-        measurement, was_cached = lookup_or_measure(proxy, architecture, self.cache, refresh=force)
+        # A proxy that keeps its own store (the study's latency table) needs no disk cache.
+        cache = None if getattr(proxy, "stores_itself", False) else self.cache
+        measurement, was_cached = lookup_or_measure(proxy, architecture, cache, refresh=force)
         self._refreshed.add(marker)
         self.cost.add(objective, measurement, was_cached=was_cached)
         return measurement

@@ -126,7 +126,11 @@ def print_report(result: SearchResult, console: Console, *, top: int = 10) -> No
     )
     for line in headline(result):
         console.print(line, markup=False, highlight=False)
-    console.print(f"{result.seconds:.1f} s; results in {result.run_dir}", highlight=False)
+    console.print(
+        f"latency epoch {result.latency_epoch} of study {result.study_name}; "
+        f"{result.seconds:.1f} s; results in {result.run_dir}",
+        highlight=False,
+    )
     if result.failed:
         console.print(f"[yellow]{len(result.failed)} candidate(s) failed:[/] {result.failed}")
 
@@ -191,6 +195,7 @@ def summary(result: SearchResult, outputs: dict[str, str]) -> dict[str, Any]:
         "cost": result.cost.to_dict() | {"study_training_steps": result.study_training_steps},
         "wall_seconds": round(result.seconds, 3),
         "reference": result.reference.to_dict(),
+        "latency_epoch": result.latency_epoch,
         "pick": result.pick.to_dict() | {"name": result.pick.name},
         "pick_w": float(result.table.iloc[0]["w"]),
         "tie_band": result.tie_band["id"].tolist(),

@@ -43,6 +43,7 @@ from bortnas.store import (
     open_study,
     study_name,
 )
+from bortnas.study_latency import load_epoch, store_epoch, study_latency
 from bortnas.trials import evaluate_enqueued, evaluate_sampled
 from bortnas.wcoefficient import Exponents, savings
 
@@ -70,6 +71,7 @@ class SearchResult:
     seconds: float
     bort: dict[str, Any] | None = None
     alternative: dict[str, Any] | None = None
+    latency_epoch: int = 0
     outputs: dict[str, str] = field(default_factory=dict)
 
     @property
@@ -212,26 +214,47 @@ def search(
     cache = MeasurementCache(Path(config.runs_dir).expanduser() / "cache")
     if built_here and config.latency == "predicted":
         proxies["latency"].cache = cache  # attached only now that the inputs are checked
-    evaluator = Evaluator(proxies, cache)
+    refresh = frozenset({"latency"}) if config.remeasure else frozenset()
+    evaluator = Evaluator(proxies, cache, refresh=refresh)
     seconds = evaluator.cost.seconds
-
-    # Step 1: p of every candidate; i wherever the strategy needs the whole space.
     candidates = list(space.candidates)
+
+    # The study: named by what decides its values only (not paths, hardware or versions), so
+    # processes on several machines pointed at one store join the same study.
+    storage_url = config.storage or default_storage_url(run_dir)
+    name_of_study = study_name(
+        f"{space.name}-{strategy.name}", study_identity(config, candidates, proxies)
+    )
+    study = open_study(
+        backend or open_storage(storage_url), name_of_study, strategy.sampler(config.seed)
+    )
+
+    # Step 1: p of every candidate; i of every candidate (once per study, stored in it) where
+    # the strategy needs the whole space, in a quiet phase before any training.
     clock = time.perf_counter()
     parameters = {c: evaluator.measure("parameters", c).value for c in candidates}
     seconds["parameters"] = time.perf_counter() - clock
-    latencies: dict[Architecture, float] = {}
-
-    def latency_of(architecture: Architecture) -> float:
-        if architecture not in latencies:
-            latencies[architecture] = evaluator.measure("latency", architecture).value
-        return latencies[architecture]
-
     clock = time.perf_counter()
     if strategy.covers_space:
-        for done, candidate in enumerate(candidates, 1):
-            latency_of(candidate)
-            stage("latency", done, len(candidates))
+        needed = list(candidates)
+    else:  # the baselines time what they visit; T's ties need timing up front
+        top = max(parameters.values())
+        needed = [c for c in candidates if parameters[c] == top]
+    if reference_shape is not None:
+        needed.append(reference_shape)
+    latency = study_latency(
+        study,
+        lambda a: evaluator.measure("latency", a),
+        proxies["latency"],
+        needed,
+        remeasure=config.remeasure,
+        measured_on=proxies["latency"].provenance(),
+        on_progress=lambda done, total: stage("latency", done, total),
+    )
+    evaluator.proxies = {**proxies, "latency": latency}
+
+    def latency_of(architecture: Architecture) -> float:
+        return latency.evaluate(architecture).value
 
     # Step 2: T, the maximum point (or the user's reference); it is not trained.
     if reference_shape is None:
@@ -262,16 +285,6 @@ def search(
         selected = []
 
     # Step 4: every selected candidate trained under every θ, as trials of the study.
-    identity = {key: getattr(config, key) for key in SearchConfig.IDENTITY_FIELDS} | {
-        "space_candidates": [c.id for c in candidates],
-        "proxies": evaluator.provenance(),
-    }
-    identity["theta"] = [setting.to_dict() for setting in config.theta]
-    storage_url = config.storage or default_storage_url(run_dir)
-    name_of_study = study_name(f"{space.name}-{strategy.name}", identity)
-    study = open_study(
-        backend or open_storage(storage_url), name_of_study, strategy.sampler(config.seed)
-    )
     finished = {t.user_attrs["architecture_id"] for t in completed_trials(study)}
     if strategy.enumerates:
         finished &= {c.id for c in selected}
@@ -287,7 +300,8 @@ def search(
     clock = time.perf_counter()
     if strategy.enumerates:
         pending = sum(1 for candidate in selected if candidate.id not in finished)
-        with local_workers(config.replace(space=space.source), min(workers, pending) - 1):
+        worker_config = config.replace(space=space.source, remeasure=False)
+        with local_workers(worker_config, min(workers, pending) - 1):
             evaluate_enqueued(
                 study,
                 space,
@@ -314,6 +328,18 @@ def search(
     table = measurement_rows(trials)
     if table.empty:
         raise BortnasError("no candidate could be evaluated; see the failure reasons in the store")
+    # One latency table for the whole ranking: the study's epoch, whoever trained each candidate.
+    if latency.added:
+        store_epoch(
+            study,
+            latency.epoch,
+            latency.values,
+            load_epoch(study, latency.epoch).get("measured_on", proxies["latency"].provenance()),
+        )
+    for identifier in table.index:
+        if identifier in latency.values:
+            table.loc[identifier, "latency_ms"] = latency.values[identifier][0]
+            table.loc[identifier, "latency_spread_ms"] = latency.values[identifier][1]
     table = rank(table, reference, exponents=exponents)
     pick = Architecture.from_dict(table.iloc[0]["architecture"])
     result = SearchResult(
@@ -332,6 +358,7 @@ def search(
         study_name=name_of_study,
         seconds=0.0,
         bort=bort_standing(table, exponents.gamma),
+        latency_epoch=latency.epoch,
     )
     if write_report:  # the main process only: workers leave the reporting to it
         result.alternative = _with_bert_large(result, evaluator, exponents, space)
@@ -341,6 +368,30 @@ def search(
 
         result.outputs = write_outputs(result)
     return result
+
+
+def study_identity(
+    config: SearchConfig, candidates: list[Architecture], proxies: dict[str, Proxy]
+) -> dict[str, Any]:
+    """What decides a study's values: the settings, the space and the proxies' fidelity with the
+    content hashes of corpus, tokenizer and teacher; never paths, hardware or library versions
+    (those are recorded per trial), so that machines pointed at one store share one study."""
+    error = {
+        key: value
+        for key, value in proxies["error"].provenance().items()
+        if key not in ("corpus_source", "tokenizer_source", "libraries")
+    }
+    if isinstance(error.get("teacher"), str):
+        error["teacher"] = error["teacher"].rsplit(":", 1)[-1]  # the content hash, not the name
+    timing = proxies["latency"].provenance()
+    identity = {key: getattr(config, key) for key in SearchConfig.IDENTITY_FIELDS}
+    identity["theta"] = [setting.to_dict() for setting in config.theta]
+    return identity | {
+        "space_candidates": [c.id for c in candidates],
+        "parameters": proxies["parameters"].provenance(),
+        "error": error,
+        "latency": {key: timing.get(key) for key in ("method", "batch_size", "sequence_length")},
+    }
 
 
 def _reference_shape(config: SearchConfig, space: SearchSpace) -> Architecture | None:
