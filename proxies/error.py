@@ -17,7 +17,6 @@ it, and the variants that lost: `docs/error-proxy.md`.
 from __future__ import annotations
 
 import math
-import sys
 import time
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass
@@ -111,30 +110,14 @@ def scaled_width(architecture: Architecture, width_scale: float) -> tuple[int, i
     return head * heads, max(1, round(architecture.intermediate / width_scale))
 
 
-_NOTICES: set[str] = set()
-
-
 def resolve_training_device(device: str) -> str:
-    """'cpu', 'cuda' or 'auto' (CUDA when torch sees a GPU, else the CPU)."""
-    import torch
+    """cpu, cuda or auto (CUDA when torch sees a GPU, else the CPU): one rule for every proxy."""
+    from bortnas.proxies.latency import LatencyError, resolve_device
 
-    if device == "auto":
-        if torch.cuda.is_available():
-            return "cuda"
-        if not _NOTICES:
-            _NOTICES.add("auto")
-            print("bortnas: --device auto: no CUDA GPU here, training on the CPU", file=sys.stderr)
-        return "cpu"
-    if device == "cpu":
-        return device
-    if device == "cuda" or device.startswith("cuda:"):
-        if not torch.cuda.is_available():
-            raise ProxySettingError(
-                f"device {device!r} was asked for, but torch {torch.__version__} sees no CUDA "
-                "GPU; use --device cpu or auto"
-            )
-        return device
-    raise ProxySettingError(f"unknown device {device!r}; expected cpu, cuda or auto")
+    try:
+        return resolve_device(device)
+    except LatencyError as exc:
+        raise ProxySettingError(str(exc)) from None
 
 
 def _versions() -> dict[str, str]:

@@ -23,6 +23,7 @@ import copy
 import math
 import os
 import platform
+import sys
 import time
 from collections.abc import Callable, Iterator
 from functools import lru_cache
@@ -65,19 +66,30 @@ def check_positive_float(name: str, value: object) -> float:
 
 
 def resolve_device(device: str) -> str:
-    """'cpu', or 'cuda' when torch can reach a GPU; anything else is a user mistake."""
+    """'cpu', 'cuda' (or 'cuda:N') when torch can reach a GPU, or 'auto': CUDA when there is
+    one, else the CPU with a one-line notice. Anything else is a user mistake."""
     import torch
 
+    if device == "auto":
+        if torch.cuda.is_available():
+            return "cuda"
+        if "auto" not in _NOTICES:
+            _NOTICES.add("auto")
+            print("bortnas: --device auto: no CUDA GPU here, using the CPU", file=sys.stderr)
+        return "cpu"
     if device == "cpu":
         return device
     if device == "cuda" or (isinstance(device, str) and device.startswith("cuda:")):
         if not torch.cuda.is_available():
             raise LatencyError(
                 f"device {device!r} was asked for, but torch {torch.__version__} sees no CUDA GPU; "
-                "use device='cpu'"
+                "use device='cpu' or 'auto'"
             )
         return device
-    raise LatencyError(f"unknown device {device!r}; expected 'cpu' or 'cuda'")
+    raise LatencyError(f"unknown device {device!r}; expected 'cpu', 'cuda' or 'auto'")
+
+
+_NOTICES: set[str] = set()
 
 
 @lru_cache(maxsize=1)

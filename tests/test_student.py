@@ -99,3 +99,23 @@ def test_theta_replicas_give_the_values_of_each_theta_alone(corpus_file, mode) -
         value = alone.evaluate(architecture).details["per_theta"][0]
         assert value["per_seed"] == pytest.approx(joint[index]["per_seed"], rel=1e-4, abs=1e-5)
     assert joint[0]["value"] != pytest.approx(joint[1]["value"], rel=1e-3)  # θ matters
+
+
+def test_auto_device_falls_back_to_the_cpu_with_a_notice(capsys) -> None:
+    from bortnas.proxies import latency
+    from bortnas.proxies.error import resolve_training_device
+
+    latency._NOTICES.clear()
+    expected = "cuda" if torch.cuda.is_available() else "cpu"
+    assert resolve_training_device("auto") == expected
+    if expected == "cpu":
+        assert "no CUDA GPU" in capsys.readouterr().err
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU (not in CI)")
+def test_students_train_on_a_gpu_like_on_the_cpu(corpus_file) -> None:  # noqa: F811
+    architecture = Architecture(2, 2, 32, 64)
+    on_cpu = _proxy(corpus_file, seeds=2).evaluate(architecture)
+    on_gpu = _proxy(corpus_file, seeds=2, device="cuda").evaluate(architecture)
+    assert on_gpu.details["device"] == "cuda"
+    assert on_gpu.details["per_seed"] == pytest.approx(on_cpu.details["per_seed"], abs=5e-3)
