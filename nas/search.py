@@ -8,12 +8,9 @@ cited in `bortnas.optimizer`, its sources in docs/algorithm.md.
 
 from __future__ import annotations
 
-import multiprocessing
 import os
 import time
-import warnings
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -32,8 +29,8 @@ from bortnas.optimizer import (
     random_sample,
 )
 from bortnas.proxies.base import Proxy
-from bortnas.proxies.parameters import ParameterProxy
 from bortnas.ranking import ReferencePoint, bort_standing, measurement_rows, rank
+from bortnas.search_setup import build_proxies, study_identity
 from bortnas.search_spaces import SearchSpace, load_space
 from bortnas.store import (
     completed_trials,
@@ -46,6 +43,7 @@ from bortnas.store import (
 from bortnas.study_latency import load_epoch, store_epoch, study_latency
 from bortnas.trials import evaluate_enqueued, evaluate_sampled
 from bortnas.wcoefficient import Exponents, savings
+from bortnas.workers import is_journal_url, local_workers
 
 #: A stage reports (stage name, done, total); the CLI draws progress from it.
 StageProgress = Callable[[str, int, int], None]
@@ -89,61 +87,6 @@ class SearchResult:
 
     def row(self, architecture: Architecture) -> pd.Series:
         return self.table.loc[architecture.id]
-
-
-def default_width_scale(space: SearchSpace) -> int:
-    """The error proxy's width scale for a space: its narrowest hidden size trains as narrow as
-    bert-large's does at the proxy's default (512 / 16 = 32), so every space gets the same
-    fidelity per candidate and small spaces (tiny: H = 32) are not shrunk below recognition."""
-    from bortnas.proxies.error import DEFAULT_WIDTH_SCALE
-
-    reference_width = 512 / DEFAULT_WIDTH_SCALE
-    return max(1, int(min(space.dimensions["hidden"]) // reference_width))
-
-
-def build_proxies(space: SearchSpace, config: SearchConfig, steps: int) -> dict[str, Proxy]:
-    """The three proxies of a search, in the objective order of the study.
-
-    The predicted latency proxy calibrates on this space; it starts without a disk cache, which
-    `search` attaches once nothing can fail any more. Invalid knobs are user mistakes.
-    """
-    from bortnas.proxies.error import DistillationErrorProxy
-    from bortnas.proxies.latency import make_latency_proxy
-
-    error_options: dict[str, Any] = {
-        "steps": steps,
-        "theta": config.theta,
-        "seeds": config.seeds,
-        "width_scale": config.width_scale or default_width_scale(space),
-        "device": config.device,
-    }
-    for key in ("corpus", "teacher"):
-        if getattr(config, key) is not None:
-            error_options[key] = getattr(config, key)
-    latency_knobs: dict[str, Any] = {}
-    for source, target in (
-        ("latency_batch", "batch_size"),
-        ("latency_sequence", "sequence_length"),
-        ("threads", "threads"),
-    ):
-        if getattr(config, source) is not None:
-            latency_knobs[target] = getattr(config, source)
-    if config.device != "cpu":
-        from bortnas.proxies.error import resolve_training_device
-
-        latency_knobs["device"] = resolve_training_device(config.device)
-    if config.latency == "predicted":
-        latency_knobs.update(space=space, cache=None, refresh=config.remeasure)
-    try:
-        return {
-            "parameters": ParameterProxy(include_embeddings=config.with_embeddings),
-            "error": DistillationErrorProxy(**error_options),
-            "latency": make_latency_proxy(config.latency, **latency_knobs),
-        }
-    except (ValueError, TypeError) as exc:
-        if isinstance(exc, BortnasError):
-            raise
-        raise BortnasError(f"invalid proxy setting: {exc}") from None
 
 
 def _check_run_name(name: str) -> None:
@@ -196,7 +139,7 @@ def search(
     _check_run_name(run_name)
     stage = on_stage or (lambda *_: None)
     message = on_message or (lambda _: None)
-    if workers > 1 and _is_journal(config.storage):
+    if workers > 1 and is_journal_url(config.storage):
         raise StoreError(
             "a journal: store has no heartbeat, so a worker that dies would leave its candidate "
             "running forever and the others waiting on it: use --workers 1 with a journal store, "
@@ -370,30 +313,6 @@ def search(
     return result
 
 
-def study_identity(
-    config: SearchConfig, candidates: list[Architecture], proxies: dict[str, Proxy]
-) -> dict[str, Any]:
-    """What decides a study's values: the settings, the space and the proxies' fidelity with the
-    content hashes of corpus, tokenizer and teacher; never paths, hardware or library versions
-    (those are recorded per trial), so that machines pointed at one store share one study."""
-    error = {
-        key: value
-        for key, value in proxies["error"].provenance().items()
-        if key not in ("corpus_source", "tokenizer_source", "libraries")
-    }
-    if isinstance(error.get("teacher"), str):
-        error["teacher"] = error["teacher"].rsplit(":", 1)[-1]  # the content hash, not the name
-    timing = proxies["latency"].provenance()
-    identity = {key: getattr(config, key) for key in SearchConfig.IDENTITY_FIELDS}
-    identity["theta"] = [setting.to_dict() for setting in config.theta]
-    return identity | {
-        "space_candidates": [c.id for c in candidates],
-        "parameters": proxies["parameters"].provenance(),
-        "error": error,
-        "latency": {key: timing.get(key) for key in ("method", "batch_size", "sequence_length")},
-    }
-
-
 def _reference_shape(config: SearchConfig, space: SearchSpace) -> Architecture | None:
     if config.reference is None:
         return None
@@ -431,57 +350,6 @@ def _with_bert_large(
         "bort": bort_standing(table, exponents.gamma),
         "top": [Architecture.from_dict(a).name for a in table["architecture"].head(5)],
     }
-
-
-def _is_journal(url: str | None) -> bool:
-    return bool(url) and (url.startswith("journal:") or url.endswith((".log", ".journal")))
-
-
-def _exit_with_parent(parent: int) -> None:
-    """A local worker ends itself once its parent is gone (even after `kill -9` of the parent):
-    orphaned workers would otherwise train on, unseen, until the queue is empty."""
-    while os.getppid() == parent:
-        time.sleep(1.0)
-    os._exit(3)
-
-
-def _worker_main(config: dict[str, Any], parent: int) -> None:
-    import threading
-
-    threading.Thread(target=_exit_with_parent, args=(parent,), daemon=True).start()
-    search(SearchConfig.from_dict(config).replace(workers=1), write_report=False)
-
-
-@contextmanager
-def local_workers(config: SearchConfig, count: int) -> Iterator[None]:
-    """Run `count` extra worker processes of the same search beside this one.
-
-    Why processes: training is compute-bound and each worker trains on one thread, so two
-    workers use both cores of a laptop. They are ordinary workers of the same study (the same
-    settings give the same study name), started after step 1 so they find the cheap proxies in
-    the cache; Optuna hands each candidate to one of them.
-    """
-    if count < 1:
-        yield
-        return
-    context = multiprocessing.get_context("spawn")  # no fork of a process holding torch threads
-    payload = config.to_dict()
-    parent = os.getpid()
-    processes = [context.Process(target=_worker_main, args=(payload, parent)) for _ in range(count)]
-    for process in processes:
-        process.start()
-    try:
-        yield
-    except BaseException:
-        for process in processes:
-            process.terminate()
-        raise
-    finally:
-        for process in processes:
-            process.join()
-    failed = [p.exitcode for p in processes if p.exitcode]
-    if failed:
-        warnings.warn(f"{len(failed)} local worker(s) exited with {failed}", stacklevel=2)
 
 
 def _default_name(space: SearchSpace, optimizer: str) -> str:

@@ -19,105 +19,37 @@ from __future__ import annotations
 import math
 import time
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from bortnas.errors import BortnasError, DataError
+from bortnas.errors import DataError
 from bortnas.proxies.base import Measurement, Proxy
 from bortnas.proxies.corpus import Corpus, load_corpus
-from bortnas.proxies.student import (
-    ReplicaAdamW,
-    StudentShape,
-    encode,
-    initial_weights,
-    masked_lm_logits,
-    pooled_prediction,
-)
+from bortnas.proxies.replicas import ReplicaTrainer
 from bortnas.proxies.teacher import EmbeddingStore, Teacher, load_teacher
 from bortnas.proxies.tokenizer import StudentTokenizer, load_tokenizer, train_tokenizer
-
-if TYPE_CHECKING:
-    import torch
-
-    from bortnas.architecture import Architecture
-
-VERSION = 3
-EVAL_MASK_SEED = 1234
-SCHEDULES = ("linear", "constant")
-
-DEFAULT_STEPS = 100
-DEFAULT_BATCH_SIZE = 16
-DEFAULT_SEQUENCE_LENGTH = 16
-DEFAULT_LEARNING_RATE = 1e-3
-DEFAULT_WARMUP = 0.1
-DEFAULT_WEIGHT_DECAY = 0.01
-DEFAULT_WIDTH_SCALE = 16
-DEFAULT_EVAL_SIZE = 128
-DEFAULT_TARGET_COMPONENTS = 16
-TARGET_FIT_DOCS = 2048
-
-
-class ProxySettingError(BortnasError, ValueError):
-    """An error-proxy knob out of range (a user mistake: the CLI prints one line)."""
-
-
-@dataclass(frozen=True)
-class TrainingSetting:
-    """One θ of the search's Θ: how a student is trained (the budget s is the proxy's `steps`)."""
-
-    learning_rate: float = DEFAULT_LEARNING_RATE
-    batch_size: int = DEFAULT_BATCH_SIZE
-    warmup: float = DEFAULT_WARMUP
-    weight_decay: float = DEFAULT_WEIGHT_DECAY
-
-    def __post_init__(self) -> None:
-        if not (math.isfinite(self.learning_rate) and self.learning_rate > 0):
-            raise ProxySettingError(f"θ learning rate must be positive, got {self.learning_rate}")
-        if isinstance(self.batch_size, bool) or not isinstance(self.batch_size, int):
-            raise ProxySettingError(f"θ batch size must be a whole number, got {self.batch_size}")
-        if self.batch_size < 1:
-            raise ProxySettingError(f"θ batch size must be positive, got {self.batch_size}")
-        if not 0 <= self.warmup < 1:
-            raise ProxySettingError(f"θ warm-up must be in [0, 1), got {self.warmup}")
-        if not (math.isfinite(self.weight_decay) and self.weight_decay >= 0):
-            raise ProxySettingError(f"θ weight decay must be >= 0, got {self.weight_decay}")
-
-    @property
-    def label(self) -> str:
-        return f"lr={self.learning_rate:g} b={self.batch_size}"
-
-    def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
-
-
-#: The search's default Θ: three learning rates around the proxy's former single rate (1e-3).
-#: Deep post-LN students need the smaller steps; shallow ones gain from the larger.
-DEFAULT_THETA: tuple[TrainingSetting, ...] = tuple(
-    TrainingSetting(learning_rate=rate) for rate in (3e-4, 1e-3, 3e-3)
+from bortnas.proxies.training import (  # noqa: F401  (re-exported: the proxy's public knobs)
+    DEFAULT_BATCH_SIZE,
+    DEFAULT_EVAL_SIZE,
+    DEFAULT_LEARNING_RATE,
+    DEFAULT_SEQUENCE_LENGTH,
+    DEFAULT_STEPS,
+    DEFAULT_TARGET_COMPONENTS,
+    DEFAULT_THETA,
+    DEFAULT_WIDTH_SCALE,
+    SCHEDULES,
+    TARGET_FIT_DOCS,
+    VERSION,
+    ProxySettingError,
+    TrainingSetting,
+    resolve_training_device,
+    scaled_width,
 )
 
-
-def scaled_width(architecture: Architecture, width_scale: float) -> tuple[int, int]:
-    """(H', I') of the width-scaled student: D and A kept, H' = ceil(H/w/A)·A, I' = round(I/w).
-
-    No head-size floor: a floor merged the A = 16 students of H 512, 768 and 1024 into one.
-    """
-    heads = architecture.heads
-    head = math.ceil(architecture.hidden / width_scale / heads)
-    return head * heads, max(1, round(architecture.intermediate / width_scale))
-
-
-def resolve_training_device(device: str) -> str:
-    """cpu, cuda or auto (CUDA when torch sees a GPU, else the CPU): one rule for every proxy."""
-    from bortnas.proxies.latency import LatencyError, resolve_device
-
-    try:
-        return resolve_device(device)
-    except LatencyError as exc:
-        raise ProxySettingError(str(exc)) from None
+if TYPE_CHECKING:
+    from bortnas.architecture import Architecture
 
 
 def _versions() -> dict[str, str]:
@@ -144,11 +76,7 @@ class DistillationErrorProxy(Proxy):
         self,
         *,
         steps: int = DEFAULT_STEPS,
-        theta: Sequence[TrainingSetting] | None = None,
-        batch_size: int = DEFAULT_BATCH_SIZE,
-        learning_rate: float = DEFAULT_LEARNING_RATE,
-        warmup: float = DEFAULT_WARMUP,
-        weight_decay: float = DEFAULT_WEIGHT_DECAY,
+        theta: Sequence[TrainingSetting] = DEFAULT_THETA,
         sequence_length: int = DEFAULT_SEQUENCE_LENGTH,
         schedule: str = "linear",
         max_grad_norm: float | None = None,
@@ -166,9 +94,9 @@ class DistillationErrorProxy(Proxy):
         threads: int | None = 1,
         device: str = "cpu",
     ) -> None:
-        """`theta` is Θ; without it, Θ is the single θ of `learning_rate`, `batch_size`,
-        `warmup` and `weight_decay`. `device` (cpu, cuda, auto) is where students train; it is
-        recorded per measurement, not part of the value's identity."""
+        """`theta` is Θ (the search's default: three learning rates; one `TrainingSetting` for a
+        single θ). `device` (cpu, cuda, auto) is where students train; it is recorded per
+        measurement, not part of the value's identity."""
         for label, value, low in (
             ("steps", steps, 0),
             ("seeds", seeds, 1),
@@ -182,8 +110,6 @@ class DistillationErrorProxy(Proxy):
             raise ProxySettingError(f"width_scale must be at least 1, got {width_scale}")
         if schedule not in SCHEDULES:
             raise ProxySettingError(f"schedule must be one of {SCHEDULES}, got {schedule!r}")
-        if theta is None:
-            theta = (TrainingSetting(learning_rate, batch_size, warmup, weight_decay),)
         self.theta: tuple[TrainingSetting, ...] = tuple(dict.fromkeys(theta))
         if not self.theta:
             raise ProxySettingError("Θ is empty: give at least one training setting")
@@ -387,6 +313,23 @@ class DistillationErrorProxy(Proxy):
             provenance=self.provenance(),
         )
 
+    def trainer(self) -> ReplicaTrainer:
+        return ReplicaTrainer(
+            steps=self.steps,
+            schedule=self.schedule,
+            sequence_length=self.sequence_length,
+            width_scale=self.width_scale,
+            initializer_range=self.initializer_range,
+            max_grad_norm=self.max_grad_norm,
+            mode=self.mode,
+            tokenizer=self.tokenizer,
+            clip=self._clip(),
+            mask_probability=self.mask_probability,
+            temperature=self.temperature,
+            teacher=self.teacher,
+            device=self.device,
+        )
+
     def train_replicas(
         self,
         architecture: Architecture,
@@ -394,193 +337,5 @@ class DistillationErrorProxy(Proxy):
         seeds: Sequence[int],
         data: dict[str, Any],
     ) -> np.ndarray:
-        """Held-out error of every (θ, seed) student, shape [|Θ|, |seeds|].
-
-        Students whose θ share a batch size train in one vectorised pass; replica (θ, seed) draws
-        its weights, document order and masks from `seed` alone, so a student's value does not
-        depend on which others share its pass (tested, within float tolerance).
-        """
-        errors = np.zeros((len(theta), len(seeds)))
-        for batch_size in dict.fromkeys(setting.batch_size for setting in theta):
-            members = [k for k, setting in enumerate(theta) if setting.batch_size == batch_size]
-            replicas = [(k, seed) for k in members for seed in seeds]
-            held = self._train_pass(
-                architecture,
-                [theta[k] for k, _ in replicas],
-                [seed for _, seed in replicas],
-                batch_size,
-                data,
-            )
-            for (k, seed_index), value in zip(
-                [(k, j) for k in members for j in range(len(seeds))], held, strict=True
-            ):
-                errors[k, seed_index] = value
-        return errors
-
-    def _shape(self, architecture: Architecture, data: dict[str, Any]) -> StudentShape:
-        hidden, intermediate = scaled_width(architecture, self.width_scale)
-        return StudentShape(
-            depth=architecture.depth,
-            heads=architecture.heads,
-            hidden=hidden,
-            intermediate=intermediate,
-            vocab_size=self.tokenizer.vocab_size,
-            max_positions=self.sequence_length,
-            target_dim=data.get("target_dim", 0) if self.mode == "embeddings" else 0,
-        )
-
-    def _lr_factors(self, settings: Sequence[TrainingSetting], step: int) -> list[float]:
-        """Linear warm-up then linear decay to 0 (or constant), per replica."""
-        if self.schedule == "constant":
-            return [1.0] * len(settings)
-        factors = []
-        for setting in settings:
-            warm = max(1, round(setting.warmup * self.steps))
-            if step < warm:
-                factors.append((step + 1) / warm)
-            else:
-                factors.append(max(0.0, (self.steps - step) / max(1, self.steps - warm)))
-        return factors
-
-    def _train_pass(
-        self,
-        architecture: Architecture,
-        settings: list[TrainingSetting],
-        seeds: list[int],
-        batch_size: int,
-        data: dict[str, Any],
-    ) -> list[float]:
-        import torch
-
-        shape = self._shape(architecture, data)
-        device = self.device
-        with torch.random.fork_rng(devices=[]):
-            weights = initial_weights(
-                shape,
-                seeds,
-                initializer_range=self.initializer_range,
-                pad_id=self.tokenizer.pad_id,
-                device=device,
-            )
-            leaves = [w.requires_grad_(True) for w in weights.values()]
-            optimizer = ReplicaAdamW(
-                leaves,
-                learning_rates=[s.learning_rate for s in settings],
-                weight_decays=[s.weight_decay for s in settings],
-            )
-            generators = [torch.Generator().manual_seed(seed) for seed in seeds]
-            train = data["train"]
-            # Each replica draws its order over its own θ's documents (the first s x batch), so
-            # its value does not depend on which other θ share the set-up.
-            pool = max(1, min(len(train["ids"]), self.steps * batch_size))
-            orders = [torch.randperm(pool, generator=g) for g in generators]
-            for step in range(self.steps):
-                start = (step * batch_size) % len(orders[0])
-                rows = torch.stack([order[start : start + batch_size] for order in orders])
-                losses = self._losses(shape, weights, train, rows, generators)
-                for leaf in leaves:
-                    leaf.grad = None
-                losses.sum().backward()
-                if self.max_grad_norm:
-                    norms = torch.stack([leaf.grad.flatten(1).norm(dim=1) for leaf in leaves])
-                    scale = (self.max_grad_norm / (norms.norm(dim=0) + 1e-6)).clamp(max=1.0)
-                    for leaf in leaves:
-                        leaf.grad.mul_(scale.view((-1,) + (1,) * (leaf.dim() - 1)))
-                optimizer.step(self._lr_factors(settings, step))
-            frozen = {name: w.detach() for name, w in weights.items()}
-            return self._held_out(shape, frozen, data["held"])
-
-    def _batch(self, split: dict[str, Any], rows: torch.Tensor) -> dict[str, torch.Tensor]:
-        """ids/attention [R, B, L'] (L' the longest row of the pass), targets [R, B, T]."""
-        import torch
-
-        rows = rows.to(split["ids"].device)
-        width = int(split["lengths"][rows].max())
-        ids = split["ids"][rows, :width]
-        positions = torch.arange(width, device=ids.device)
-        attention = (positions < split["lengths"][rows].unsqueeze(-1)).long()
-        batch = {"ids": ids, "attention": attention}
-        if "targets" in split:
-            batch["targets"] = split["targets"][rows]
-        return batch
-
-    def _mask(self, ids: torch.Tensor, generators: list[torch.Generator]) -> tuple[Any, Any]:
-        """Masked-LM corruption per replica, each from its own generator."""
-        import torch
-
-        special = torch.tensor(
-            [self.tokenizer.pad_id, self.tokenizer.cls_id, self.tokenizer.sep_id],
-            device=ids.device,
-        )
-        candidates = ~torch.isin(ids, special)
-        draws = torch.stack([torch.rand(ids.shape[1:], generator=g) for g in generators])
-        chosen = (draws.to(ids.device) < self.mask_probability) & candidates
-        # At least one masked token per replica and batch.
-        first = candidates & (candidates.flatten(1).cumsum(1).view_as(candidates) == 1)
-        empty = ~chosen.flatten(1).any(1)
-        chosen = torch.where(empty.view(-1, 1, 1), first, chosen)
-        return ids.masked_fill(chosen, self.tokenizer.mask_id), chosen
-
-    def _losses(
-        self,
-        shape: StudentShape,
-        weights: dict[str, torch.Tensor],
-        split: dict[str, Any],
-        rows: torch.Tensor,
-        generators: list[torch.Generator],
-    ) -> torch.Tensor:
-        """Mean loss of each replica's batch, [R]; every example clamped to [0, clip]."""
-        import torch
-        import torch.nn.functional as F
-
-        batch = self._batch(split, rows)
-        ids, attention = batch["ids"], batch["attention"]
-        if self.mode == "embeddings":
-            prediction = pooled_prediction(shape, weights, ids, attention)
-            losses = 1.0 - F.cosine_similarity(prediction, batch["targets"], dim=-1)
-            return losses.clamp(0.0, self._clip()).mean(1)
-        masked, chosen = self._mask(ids, generators)
-        hidden = encode(shape, weights, masked, attention)
-        replicas = ids.shape[0]
-        logits = masked_lm_logits(shape, weights, hidden.reshape(replicas, -1, shape.hidden))
-        flat_chosen = chosen.reshape(replicas, -1)
-        labels = ids.reshape(replicas, -1)
-        losses = F.cross_entropy(logits.transpose(1, 2), labels, reduction="none")
-        if self.mode == "logits":
-            assert self.teacher is not None
-            with torch.no_grad():
-                teacher = self.teacher.masked_lm(
-                    input_ids=masked.flatten(0, 1), attention_mask=attention.flatten(0, 1)
-                ).logits[..., : logits.shape[-1]]
-            t = self.temperature
-            kl = F.kl_div(
-                F.log_softmax(logits / t, -1),
-                F.log_softmax(teacher.reshape(replicas, -1, logits.shape[-1]) / t, -1),
-                reduction="none",
-                log_target=True,
-            ).sum(-1)
-            losses = 0.5 * losses + 0.5 * t * t * kl
-        weights_of = flat_chosen.to(losses.dtype)
-        clipped = losses.clamp(0.0, self._clip()) * weights_of
-        return clipped.sum(1) / weights_of.sum(1)
-
-    def _held_out(
-        self, shape: StudentShape, views: dict[str, torch.Tensor], held: dict[str, Any]
-    ) -> list[float]:
-        """Held-out error of every replica on the same documents and the same masks."""
-        import torch
-
-        replicas = views["word"].shape[0]
-        totals = torch.zeros(replicas, dtype=torch.float64)
-        count = 0
-        # One generator per replica, all seeded alike: every replica sees the same masks.
-        generators = [torch.Generator().manual_seed(EVAL_MASK_SEED) for _ in range(replicas)]
-        with torch.inference_mode():
-            for start in range(0, len(held["ids"]), 64):
-                rows = torch.arange(start, min(start + 64, len(held["ids"])))
-                shared = rows.unsqueeze(0).expand(replicas, -1)
-                size = len(rows)
-                mean = self._losses(shape, views, held, shared, generators)
-                totals += mean.double().cpu() * size
-                count += size
-        return (totals / max(count, 1)).tolist()
+        """Held-out error of every (θ, seed) student of `architecture`, shape [|Θ|, |seeds|]."""
+        return self.trainer().train(architecture, theta, seeds, data)

@@ -13,7 +13,7 @@ from bortnas.cache import MeasurementCache
 from bortnas.errors import DataError
 from bortnas.proxies.base import evaluate_cached
 from bortnas.proxies.corpus import load_corpus
-from bortnas.proxies.error import DistillationErrorProxy, scaled_width
+from bortnas.proxies.error import DistillationErrorProxy, TrainingSetting, scaled_width
 from bortnas.proxies.tokenizer import train_tokenizer
 
 TINY = Architecture(depth=2, heads=2, hidden=32, intermediate=64)
@@ -41,12 +41,11 @@ def corpus_file(tmp_path: Path) -> Path:
 def _proxy(corpus: Path, **knobs) -> DistillationErrorProxy:
     settings = {
         "steps": 10,
-        "batch_size": 8,
         "sequence_length": 16,
         "width_scale": 1,
         "vocab_size": 300,
         "eval_size": 32,
-        "learning_rate": 1e-2,
+        "theta": (TrainingSetting(learning_rate=1e-2, batch_size=8),),
         "threads": 1,
     }
     settings.update(knobs)
@@ -235,7 +234,8 @@ def test_the_deepest_bert_large_candidate_trains_at_the_default_fidelity():
     collapsed to a constant output (held-out loss 0.99, the untrained value) and stayed there even
     at 10x the budget, so the proxy ranked depth by its instability, not by what it learns."""
     bert_large = Architecture(depth=24, heads=16, hidden=1024, intermediate=4096)
-    untrained = DistillationErrorProxy(steps=0).evaluate(bert_large).value
-    trained = DistillationErrorProxy().evaluate(bert_large).value
+    one_theta = (TrainingSetting(learning_rate=1e-3),)  # the default Θ's middle rate
+    untrained = DistillationErrorProxy(steps=0, theta=one_theta).evaluate(bert_large).value
+    trained = DistillationErrorProxy(theta=one_theta).evaluate(bert_large).value
     assert untrained > 0.95
     assert trained < untrained - 0.1, (untrained, trained)

@@ -1,0 +1,72 @@
+"""Local worker processes: more processes of the same search, sharing its study.
+
+Why processes: training is compute-bound and each worker trains on one thread, so two workers
+use both cores of a laptop. Each is an ordinary worker of the same study; it ends itself when
+its parent is gone, so a killed search leaves no orphans training on unseen.
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import os
+import time
+import warnings
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+from bortnas.config import SearchConfig
+
+
+def is_journal_url(url: str | None) -> bool:
+    """Optuna's journal storage: a file log without heartbeats."""
+    return bool(url) and (url.startswith("journal:") or url.endswith((".log", ".journal")))
+
+
+def _exit_with_parent(parent: int) -> None:
+    """A local worker ends itself once its parent is gone (even after `kill -9` of the parent):
+    orphaned workers would otherwise train on, unseen, until the queue is empty."""
+    while os.getppid() == parent:
+        time.sleep(1.0)
+    os._exit(3)
+
+
+def _worker_main(config: dict[str, Any], parent: int) -> None:
+    import threading
+
+    from bortnas.search import search  # the worker runs the same pipeline
+
+    threading.Thread(target=_exit_with_parent, args=(parent,), daemon=True).start()
+    search(SearchConfig.from_dict(config).replace(workers=1), write_report=False)
+
+
+@contextmanager
+def local_workers(config: SearchConfig, count: int) -> Iterator[None]:
+    """Run `count` extra worker processes of the same search beside this one.
+
+    Why processes: training is compute-bound and each worker trains on one thread, so two
+    workers use both cores of a laptop. They are ordinary workers of the same study (the same
+    settings give the same study name), started after step 1 so they find the cheap proxies in
+    the cache; Optuna hands each candidate to one of them.
+    """
+    if count < 1:
+        yield
+        return
+    context = multiprocessing.get_context("spawn")  # no fork of a process holding torch threads
+    payload = config.to_dict()
+    parent = os.getpid()
+    processes = [context.Process(target=_worker_main, args=(payload, parent)) for _ in range(count)]
+    for process in processes:
+        process.start()
+    try:
+        yield
+    except BaseException:
+        for process in processes:
+            process.terminate()
+        raise
+    finally:
+        for process in processes:
+            process.join()
+    failed = [p.exitcode for p in processes if p.exitcode]
+    if failed:
+        warnings.warn(f"{len(failed)} local worker(s) exited with {failed}", stacklevel=2)

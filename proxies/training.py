@@ -1,0 +1,91 @@
+"""What one student's training is: a θ of Θ, the defaults, the width scaling, the device rule.
+
+Why its own module: the search's configuration, the error proxy and the replica trainer all speak
+of θ and of the student's width; one home keeps them from drifting apart.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import asdict, dataclass
+from typing import TYPE_CHECKING, Any
+
+from bortnas.errors import BortnasError
+
+if TYPE_CHECKING:
+    from bortnas.architecture import Architecture
+
+VERSION = 3
+EVAL_MASK_SEED = 1234
+SCHEDULES = ("linear", "constant")
+
+DEFAULT_STEPS = 100
+DEFAULT_BATCH_SIZE = 16
+DEFAULT_SEQUENCE_LENGTH = 16
+DEFAULT_LEARNING_RATE = 1e-3
+DEFAULT_WARMUP = 0.1
+DEFAULT_WEIGHT_DECAY = 0.01
+DEFAULT_WIDTH_SCALE = 16
+DEFAULT_EVAL_SIZE = 128
+DEFAULT_TARGET_COMPONENTS = 16
+TARGET_FIT_DOCS = 2048
+
+
+class ProxySettingError(BortnasError, ValueError):
+    """An error-proxy knob out of range (a user mistake: the CLI prints one line)."""
+
+
+@dataclass(frozen=True)
+class TrainingSetting:
+    """One θ of the search's Θ: how a student is trained (the budget s is the proxy's `steps`)."""
+
+    learning_rate: float = DEFAULT_LEARNING_RATE
+    batch_size: int = DEFAULT_BATCH_SIZE
+    warmup: float = DEFAULT_WARMUP
+    weight_decay: float = DEFAULT_WEIGHT_DECAY
+
+    def __post_init__(self) -> None:
+        if not (math.isfinite(self.learning_rate) and self.learning_rate > 0):
+            raise ProxySettingError(f"θ learning rate must be positive, got {self.learning_rate}")
+        if isinstance(self.batch_size, bool) or not isinstance(self.batch_size, int):
+            raise ProxySettingError(f"θ batch size must be a whole number, got {self.batch_size}")
+        if self.batch_size < 1:
+            raise ProxySettingError(f"θ batch size must be positive, got {self.batch_size}")
+        if not 0 <= self.warmup < 1:
+            raise ProxySettingError(f"θ warm-up must be in [0, 1), got {self.warmup}")
+        if not (math.isfinite(self.weight_decay) and self.weight_decay >= 0):
+            raise ProxySettingError(f"θ weight decay must be >= 0, got {self.weight_decay}")
+
+    @property
+    def label(self) -> str:
+        return f"lr={self.learning_rate:g} b={self.batch_size}"
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+#: The search's default Θ: three learning rates around the proxy's former single rate (1e-3).
+#: Deep post-LN students need the smaller steps; shallow ones gain from the larger.
+DEFAULT_THETA: tuple[TrainingSetting, ...] = tuple(
+    TrainingSetting(learning_rate=rate) for rate in (3e-4, 1e-3, 3e-3)
+)
+
+
+def scaled_width(architecture: Architecture, width_scale: float) -> tuple[int, int]:
+    """(H', I') of the width-scaled student: D and A kept, H' = ceil(H/w/A)·A, I' = round(I/w).
+
+    No head-size floor: a floor merged the A = 16 students of H 512, 768 and 1024 into one.
+    """
+    heads = architecture.heads
+    head = math.ceil(architecture.hidden / width_scale / heads)
+    return head * heads, max(1, round(architecture.intermediate / width_scale))
+
+
+def resolve_training_device(device: str) -> str:
+    """cpu, cuda or auto (CUDA when torch sees a GPU, else the CPU): one rule for every proxy."""
+    from bortnas.proxies.latency import LatencyError, resolve_device
+
+    try:
+        return resolve_device(device)
+    except LatencyError as exc:
+        raise ProxySettingError(str(exc)) from None
