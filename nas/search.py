@@ -33,6 +33,7 @@ from bortnas.ranking import ReferencePoint, bort_standing, measurement_rows, ran
 from bortnas.search_setup import build_proxies, study_identity
 from bortnas.search_spaces import SearchSpace, load_space
 from bortnas.store import (
+    check_storage_url,
     completed_trials,
     default_storage_url,
     failed_architectures,
@@ -95,6 +96,15 @@ def _check_run_name(name: str) -> None:
         raise BortnasError(f"run name {name!r} must be a plain folder name")
 
 
+def _check_runs_dir(runs_dir: str | Path) -> None:
+    """The results folder, or its nearest existing parent, must be a writable folder."""
+    path = Path(runs_dir).expanduser()
+    while not path.exists() and path != path.parent:
+        path = path.parent
+    if not path.is_dir() or not os.access(path, os.W_OK):
+        raise StoreError(f"{runs_dir}: cannot write results here ({path} is not a writable folder)")
+
+
 def _run_dir(runs_dir: str | Path, name: str) -> Path:
     _check_run_name(name)
     root = Path(runs_dir).expanduser()
@@ -136,7 +146,11 @@ def search(
         workers = 1
     steps = config.steps * strategy.steps_factor
     run_name = config.name or _default_name(space, strategy.name)
+    # Cheap checks first (no connection, no write), so a typo fails before the expensive set-up.
     _check_run_name(run_name)
+    _check_runs_dir(config.runs_dir)
+    if config.storage:
+        check_storage_url(config.storage)
     stage = on_stage or (lambda *_: None)
     message = on_message or (lambda _: None)
     if workers > 1 and is_journal_url(config.storage):

@@ -43,18 +43,32 @@ def default_storage_url(run_dir: Path) -> str:
     return f"sqlite:///{(run_dir / 'study.db').resolve()}"
 
 
+def check_storage_url(url: str) -> None:
+    """What can be checked of a storage URL without connecting or writing: its form, and for a
+    file store its folder. Run before any expensive set-up, so a typo fails in a second."""
+    if url.startswith("journal:") or url.endswith((".log", ".journal")):
+        folder = Path(url.removeprefix("journal:").removeprefix("//")).expanduser().parent
+    elif url.startswith("sqlite:///"):
+        folder = Path(url.removeprefix("sqlite:///")).parent
+    else:
+        try:
+            sqlalchemy.engine.make_url(url)
+        except Exception as exc:  # SQLAlchemy's ArgumentError and friends: a malformed URL
+            raise StoreError(f"cannot open study storage {url!r}: {exc}") from None
+        return
+    if not folder.is_dir():
+        raise StoreError(f"{url}: folder {folder} does not exist")
+    if not os.access(folder, os.W_OK):
+        raise StoreError(f"{url}: folder {folder} is not writable")
+
+
 def open_storage(url: str) -> optuna.storages.BaseStorage:
     """An Optuna storage for `url`: an RDB URL (with heartbeats) or `journal:PATH` / `*.log`."""
+    check_storage_url(url)
     try:
         if url.startswith("journal:") or url.endswith((".log", ".journal")):
             path = url.removeprefix("journal:").removeprefix("//")
             return JournalStorage(JournalFileBackend(path))
-        if url.startswith("sqlite:///"):
-            folder = Path(url.removeprefix("sqlite:///")).parent
-            if not folder.is_dir():
-                raise StoreError(f"{url}: folder {folder} does not exist")
-            if not os.access(folder, os.W_OK):
-                raise StoreError(f"{url}: folder {folder} is not writable")
         return _open_rdb(url)
     except StoreError:
         raise

@@ -146,3 +146,26 @@ def test_baselines_run_over_the_same_proxies(tmp_path: Path, optimizer: str) -> 
     else:
         assert len(result.table) <= 8
     assert result.pick.id == result.table.index[0]
+
+
+@pytest.mark.parametrize(
+    ("changes", "message"),
+    [
+        ({"storage": "sqlite:////no/such/folder/study.db"}, "does not exist"),
+        ({"storage": "not a url"}, "cannot open study storage"),
+        ({"runs_dir": "/proc/version/runs"}, "cannot write results here"),
+    ],
+)
+def test_cheap_checks_fail_before_the_expensive_set_up(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, changes: dict, message: str
+) -> None:
+    import bortnas.search as search_module
+    from bortnas.errors import StoreError
+
+    def expensive(*args, **kwargs):
+        raise AssertionError("the proxies were built before the cheap checks")
+
+    monkeypatch.setattr(search_module, "build_proxies", expensive)
+    config = _config(tmp_path).replace(**changes)
+    with pytest.raises(StoreError, match=message):
+        search(config)
