@@ -17,12 +17,11 @@ import random
 import re
 from collections.abc import Callable, Iterable
 from functools import lru_cache
-from pathlib import Path
 
 from bortnas.errors import DataError
+from bortnas.proxies.wordnet import PARTS, WORDNET_DIR, data_path, synsets
 
 Generator = Callable[[str, random.Random], str | None]
-WORDNET_DIR = Path("/usr/share/wordnet")
 _WORD = re.compile(r"[A-Za-z][A-Za-z'-]*")
 #: Words whose "synonyms" in WordNet change the meaning or the grammar more than they help.
 _STOP = frozenset(
@@ -83,20 +82,12 @@ def wordnet_synonyms() -> dict[str, tuple[str, ...]]:
     """word -> the other lemmas of every synset it belongs to (all four parts of speech)."""
     groups: dict[str, set[str]] = {}
     found = False
-    for part in ("noun", "verb", "adj", "adv"):
-        path = WORDNET_DIR / f"data.{part}"
-        if not path.is_file():
+    for part in PARTS:
+        if not data_path(part).is_file():
             continue
         found = True
-        for line in path.read_text(encoding="utf-8", errors="replace").splitlines():
-            if line.startswith("  "):
-                continue
-            fields = line.split(" | ", 1)[0].split()
-            count = int(fields[3], 16)
-            lemmas = [
-                re.sub(r"\(.*\)$", "", w).replace("_", " ") for w in fields[4 : 4 + 2 * count : 2]
-            ]
-            lemmas = [lemma for lemma in lemmas if " " not in lemma]  # single words only
+        for synset in synsets(part):
+            lemmas = [lemma for lemma in synset.lemmas() if " " not in lemma]  # single words only
             for lemma in lemmas:
                 groups.setdefault(lemma.lower(), set()).update(
                     other for other in lemmas if other.lower() != lemma.lower()

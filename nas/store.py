@@ -143,13 +143,18 @@ def study_name(prefix: str, settings: dict[str, Any]) -> str:
 def open_study(
     storage: optuna.storages.BaseStorage, name: str, sampler: optuna.samplers.BaseSampler
 ) -> optuna.Study:
-    return optuna.create_study(
+    study = optuna.create_study(
         storage=storage,
         study_name=name,
         directions=["minimize"] * len(OBJECTIVES),
         sampler=sampler,
         load_if_exists=True,
     )
+    if study.metric_names is None:  # named columns in optuna-dashboard and trials_dataframe()
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+            study.set_metric_names(["parameters", "latency_ms", "error"])
+    return study
 
 
 def architecture_params(architecture: Architecture) -> dict[str, int]:

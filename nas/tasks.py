@@ -30,56 +30,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from bortnas.errors import DataError
+from bortnas.proxies.wordnet import LEXNAMES, data_path, synsets
 
-WORDNET_DIR = Path("/usr/share/wordnet")
-#: WordNet's lexicographer files, in file-number order (the number in each data.* line).
-LEXNAMES = [
-    "adj.all",
-    "adj.pert",
-    "adv.all",
-    "noun.Tops",
-    "noun.act",
-    "noun.animal",
-    "noun.artifact",
-    "noun.attribute",
-    "noun.body",
-    "noun.cognition",
-    "noun.communication",
-    "noun.event",
-    "noun.feeling",
-    "noun.food",
-    "noun.group",
-    "noun.location",
-    "noun.motive",
-    "noun.object",
-    "noun.person",
-    "noun.phenomenon",
-    "noun.plant",
-    "noun.possession",
-    "noun.process",
-    "noun.quantity",
-    "noun.relation",
-    "noun.shape",
-    "noun.state",
-    "noun.substance",
-    "noun.time",
-    "verb.body",
-    "verb.change",
-    "verb.cognition",
-    "verb.communication",
-    "verb.competition",
-    "verb.consumption",
-    "verb.contact",
-    "verb.creation",
-    "verb.emotion",
-    "verb.motion",
-    "verb.perception",
-    "verb.possession",
-    "verb.social",
-    "verb.stative",
-    "verb.weather",
-    "adj.ppl",
-]
 ROLES = ("train", "eval", "test")
 
 
@@ -144,18 +96,15 @@ def wordnet_examples(
     wanted = {LEXNAMES.index(name): name for name in classes}
     examples = []
     for part in sorted({name.split(".")[0] for name in classes}):
-        path = WORDNET_DIR / f"data.{part}"
         try:
-            lines = path.read_text(encoding="utf-8", errors="replace").splitlines()
+            found = list(synsets(part))
         except FileNotFoundError:
+            path = data_path(part)
             raise DataError(f"{path}: WordNet is not installed (Debian: wordnet-base)") from None
-        for line in lines:
-            if line.startswith("  ") or " | " not in line:
-                continue  # the licence header
-            fields, gloss = line.split(" | ", 1)
-            lexfile = int(fields.split()[1])
-            if lexfile in wanted and gloss.strip():
-                examples.append((gloss.strip(), wanted[lexfile]))
+        for synset in found:
+            gloss = synset.gloss.strip() if synset.gloss is not None else ""
+            if synset.lexfile in wanted and gloss:
+                examples.append((gloss, wanted[synset.lexfile]))
     return examples
 
 

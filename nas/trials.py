@@ -80,6 +80,9 @@ def _objective(
         trial.set_user_attr("training_steps", evaluator.cost.training_steps - steps_before)
         best = record_theta_trials(trial, architecture, measurements)
         trial.set_user_attr("theta_index", best)
+        per_theta = measurements["error"].details.get("per_theta") or []
+        if per_theta:
+            trial.set_user_attr("theta", _theta_settings(per_theta[best]))
         return [measurements[name].value for name in OBJECTIVES]
 
     return objective
@@ -113,12 +116,16 @@ def record_theta_trials(
                     "architecture_id": architecture.id,
                     "architecture": architecture.to_dict(),
                     "theta_index": index,
-                    "theta": {k: v for k, v in theta.items() if k not in ("value", "per_seed")},
+                    "theta": _theta_settings(theta),
                     "theta_of_trial": trial.number,
                 },
             )
         )
     return best
+
+
+def _theta_settings(theta: dict[str, Any]) -> dict[str, Any]:
+    return {key: value for key, value in theta.items() if key not in ("value", "per_seed")}
 
 
 def _skip_if_taken(trial: optuna.Trial, architecture_id: str) -> None:

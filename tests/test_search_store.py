@@ -76,6 +76,8 @@ def test_study_holds_one_trial_per_candidate_and_theta(tmp_path: Path) -> None:
     ]
     assert len(pairs) == len(set(pairs)) == 2 * len(result.table)
     assert len(completed_trials(study)) == len(result.table)
+    assert study.metric_names == ["parameters", "latency_ms", "error"]  # named in dashboards
+    assert all("theta" in t.user_attrs for t in theta_trials(study))
     # The candidate's trial stands for its best θ: deep candidates won with θ 0, D = 1 with θ 1.
     for trial in completed_trials(study):
         depth = trial.user_attrs["architecture"]["depth"]
