@@ -44,7 +44,7 @@ from typing import Any
 from bortnas.architecture import Architecture
 from bortnas.augment import generate_around, resolve
 from bortnas.cache import write_json_atomic
-from bortnas.classification import build_student, evaluate, train_classifier, train_tokenizer
+from bortnas.classification import build_student, classifier_tokenizer, evaluate, train_classifier
 from bortnas.errors import DataError, StoreError
 from bortnas.export import bortnas_version
 from bortnas.tasks import Split
@@ -188,7 +188,7 @@ def _finetune(**a: Any) -> FinetuneResult:
 
         tokenizer = load_classifier(init_from, a["num_labels"])[1]
     else:
-        tokenizer = train_tokenizer(train.texts, a["vocab_size"])
+        tokenizer = classifier_tokenizer(train.texts, a["vocab_size"])
     teacher_accuracy = None
     if teacher is not None:
         teacher_accuracy = teacher.accuracy(evaluation)

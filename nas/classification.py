@@ -14,10 +14,7 @@ D, A, H, I are kept. A student loaded from a checkpoint keeps the checkpoint's t
 
 from __future__ import annotations
 
-import hashlib
-import json
 import math
-import random
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -26,8 +23,8 @@ from typing import Any
 import torch
 
 from bortnas.architecture import Architecture
-from bortnas.cache import default_cache_dir
 from bortnas.errors import DataError
+from bortnas.proxies.tokenizer import train_bpe
 from bortnas.tasks import Split
 from bortnas.theta import Hyperparameters
 
@@ -40,33 +37,22 @@ class TrainStats:
     examples: int
 
 
-def train_tokenizer(texts: tuple[str, ...] | list[str], vocab_size: int = 2048, *, cache=True):
+#: Agora's BPE recipe: BERT-style special tokens, NFKC and lower-case (see `train_bpe`).
+CLASSIFIER_SPECIAL_TOKENS = ("[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]")
+
+
+def classifier_tokenizer(texts: tuple[str, ...] | list[str], vocab_size: int = 2048, *, cache=True):
     """A byte-level BPE `PreTrainedTokenizerFast` fit on `texts` (cached by content and size)."""
-    from tokenizers import Tokenizer, decoders, models, normalizers, pre_tokenizers, trainers
     from transformers import PreTrainedTokenizerFast
 
-    specials = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"]
-    key = hashlib.sha256(json.dumps([vocab_size, list(texts)]).encode()).hexdigest()[:16]
-    path = default_cache_dir() / "tokenizers" / f"bpe-{key}.json"
-    if cache and path.is_file():
-        core = Tokenizer.from_file(str(path))
-    else:
-        core = Tokenizer(models.BPE(unk_token="[UNK]"))
-        core.normalizer = normalizers.Sequence([normalizers.NFKC(), normalizers.Lowercase()])
-        core.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=True)
-        core.decoder = decoders.ByteLevel()
-        trainer = trainers.BpeTrainer(
-            vocab_size=vocab_size,
-            special_tokens=specials,
-            initial_alphabet=pre_tokenizers.ByteLevel.alphabet(),
-            show_progress=False,
-        )
-        core.train_from_iterator(list(texts), trainer)
-        if cache:
-            path.parent.mkdir(parents=True, exist_ok=True)
-            temporary = path.with_suffix(f".{random.getrandbits(32):x}.tmp")
-            core.save(str(temporary))
-            temporary.replace(path)
+    core = train_bpe(
+        list(texts),
+        vocab_size=vocab_size,
+        special_tokens=CLASSIFIER_SPECIAL_TOKENS,
+        unk_token="[UNK]",
+        lowercase=True,
+        cache=cache,
+    )
     from tokenizers.processors import TemplateProcessing
 
     core.post_processor = TemplateProcessing(

@@ -133,6 +133,8 @@ def print_report(result: SearchResult, console: Console, *, top: int = 10) -> No
     )
     if result.failed:
         console.print(f"[yellow]{len(result.failed)} candidate(s) failed:[/] {result.failed}")
+    for note in result.notes:
+        console.print(f"[yellow]note:[/] {note}")
 
 
 def write_outputs(result: SearchResult) -> dict[str, str]:
@@ -202,6 +204,7 @@ def summary(result: SearchResult, outputs: dict[str, str]) -> dict[str, Any]:
         "bort": result.bort,
         "with_bert_large_as_reference": result.alternative,
         "headline": headline(result),
+        "notes": result.notes,
         "front": result.front["id"].tolist(),
         "top10": json.loads(top.to_json(orient="records")),
         "outputs": outputs,

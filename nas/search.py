@@ -71,6 +71,7 @@ class SearchResult:
     bort: dict[str, Any] | None = None
     alternative: dict[str, Any] | None = None
     latency_epoch: int = 0
+    notes: list[str] = field(default_factory=list)
     outputs: dict[str, str] = field(default_factory=dict)
 
     @property
@@ -142,7 +143,12 @@ def search(
     strategy = get_strategy(config.optimizer)
     exponents = Exponents(config.alpha, config.beta, config.gamma)
     workers = config.workers or (min(2, os.cpu_count() or 1) if strategy.enumerates else 1)
+    notes: list[str] = []  # what the user should know of this run; summary.json records them
     if proxies is not None or not strategy.enumerates:
+        workers = 1
+    elif workers > 1 and not Path(space.source).is_file():
+        # Workers load the space by its path; a space built in memory has none to give them.
+        notes.append("the space was not loaded from a file: trained in this process only")
         workers = 1
     steps = config.steps * strategy.steps_factor
     run_name = config.name or _default_name(space, strategy.name)
@@ -258,7 +264,7 @@ def search(
     if strategy.enumerates:
         pending = sum(1 for candidate in selected if candidate.id not in finished)
         worker_config = config.replace(space=space.source, remeasure=False)
-        with local_workers(worker_config, min(workers, pending) - 1):
+        with local_workers(worker_config, min(workers, pending) - 1, notes):
             evaluate_enqueued(
                 study,
                 space,
@@ -316,6 +322,7 @@ def search(
         seconds=0.0,
         bort=bort_standing(table, exponents.gamma),
         latency_epoch=latency.epoch,
+        notes=notes,
     )
     if write_report:  # the main process only: workers leave the reporting to it
         result.alternative = _with_bert_large(result, evaluator, exponents, space)

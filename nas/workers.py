@@ -41,13 +41,14 @@ def _worker_main(config: dict[str, Any], parent: int) -> None:
 
 
 @contextmanager
-def local_workers(config: SearchConfig, count: int) -> Iterator[None]:
+def local_workers(config: SearchConfig, count: int, notes: list[str]) -> Iterator[None]:
     """Run `count` extra worker processes of the same search beside this one.
 
     Why processes: training is compute-bound and each worker trains on one thread, so two
     workers use both cores of a laptop. They are ordinary workers of the same study (the same
     settings give the same study name), started after step 1 so they find the cheap proxies in
-    the cache; Optuna hands each candidate to one of them.
+    the cache; Optuna hands each candidate to one of them. A worker that dies costs nothing (its
+    candidate goes back to the queue); it is reported in `notes`, which `summary.json` records.
     """
     if count < 1:
         yield
@@ -69,4 +70,6 @@ def local_workers(config: SearchConfig, count: int) -> Iterator[None]:
             process.join()
     failed = [p.exitcode for p in processes if p.exitcode]
     if failed:
-        warnings.warn(f"{len(failed)} local worker(s) exited with {failed}", stacklevel=2)
+        note = f"{len(failed)} local worker(s) exited with {failed}; this process finished the work"
+        notes.append(note)
+        warnings.warn(note, stacklevel=2)

@@ -13,7 +13,7 @@ import torch
 import bortnas.agora as agora_module
 from bortnas.agora import agora, finetune_plain
 from bortnas.architecture import Architecture
-from bortnas.classification import build_student, train_classifier, train_tokenizer
+from bortnas.classification import build_student, classifier_tokenizer, train_classifier
 from bortnas.cli import main
 from bortnas.errors import DataError, StoreError
 from bortnas.export import export_architecture
@@ -50,7 +50,7 @@ def task():
 @pytest.fixture(scope="module")
 def teacher(task) -> Teacher:
     """A real (tiny) classifier trained a few steps on the train split: loose accuracy is fine."""
-    tokenizer = train_tokenizer(task.train.texts, 256, cache=False)
+    tokenizer = classifier_tokenizer(task.train.texts, 256, cache=False)
     model = build_student(ARCH, tokenizer, 2, seed=0)
     theta = Hyperparameters(learning_rate=3e-3, batch_size=16, epochs=6)
     train_classifier(model, tokenizer, task.train, theta, seed=0, max_length=32)

@@ -71,3 +71,26 @@ def test_a_journal_store_refuses_several_workers(tmp_path: Path) -> None:
     assert not (tmp_path / "j.log").exists()
     single = search(config.replace(workers=1), proxies=formula_proxies())
     assert len(single.table) == 29
+
+
+def test_a_space_built_in_memory_trains_in_one_process_and_says_so(tmp_path: Path) -> None:
+    import json
+
+    from bortnas.proxies.error import TrainingSetting
+    from bortnas.search_spaces import parse_space
+
+    space = parse_space(
+        {
+            "dimensions": {"depth": [1, 2], "heads": [2], "hidden": [32], "intermediate": [64]},
+            "context": {"vocab_size": 1024, "max_positions": 130, "type_vocab_size": 1},
+        },
+        name="in-memory",
+        source="<built in a notebook>",
+    )
+    config = SearchConfig(
+        space="tiny", runs_dir=str(tmp_path), steps=3, workers=2, theta=(TrainingSetting(),)
+    )
+    result = search(config, space=space)
+    assert any("not loaded from a file" in note for note in result.notes)
+    summary = json.loads(Path(result.outputs["summary"]).read_text())
+    assert summary["notes"] == result.notes
