@@ -41,6 +41,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+from bortnas.agora_config import IDENTITY_FIELDS, AgoraConfig
 from bortnas.architecture import Architecture
 from bortnas.augment import generate_around, resolve
 from bortnas.cache import write_json_atomic
@@ -50,6 +51,8 @@ from bortnas.export import bortnas_version
 from bortnas.tasks import Split
 from bortnas.teacher import Teacher, quiet
 from bortnas.theta import DEFAULT_THETA, Hyperparameters, ThetaError, pruning_rule
+
+__all__ = ["AgoraConfig", "FinetuneResult", "RoundLog", "agora", "finetune_plain"]
 
 STATE = "state.json"
 
@@ -121,9 +124,36 @@ def agora(
     """Run Agora; `student` is an `Architecture` (random init) or a checkpoint folder.
 
     `generators=()` is an ablation: Θ pruning alone (successive halving), no new data.
+    The settings are those of `AgoraConfig`.
     """
     resolve(generators)
-    return _finetune(**locals(), algorithm="agora", total_steps=None)
+    config = AgoraConfig(
+        algorithm="agora",
+        thetas=tuple(thetas),
+        num_labels=num_labels,
+        generators=tuple(generators),
+        per_mistake=per_mistake,
+        prune=prune,
+        patience=patience,
+        replay_rounds=replay_rounds,
+        mistakes_from=mistakes_from,
+        min_confidence=min_confidence,
+        min_teacher_accuracy=min_teacher_accuracy,
+        warm_start=warm_start,
+        seed=seed,
+        max_length=max_length,
+        vocab_size=vocab_size,
+    )
+    return _finetune(
+        config,
+        student=student,
+        teacher=teacher,
+        train=train,
+        evaluation=evaluation,
+        out=out,
+        progress=progress,
+        on_round_end=on_round_end,
+    )
 
 
 def finetune_plain(
@@ -141,90 +171,84 @@ def finetune_plain(
     progress: bool = True,
 ) -> FinetuneResult:
     """Ordinary fine-tuning under one θ (the baseline); `total_steps` overrides θ's epochs."""
+    config = AgoraConfig(
+        algorithm="plain",
+        thetas=(theta or Hyperparameters(),),
+        num_labels=num_labels,
+        generators=(),
+        per_mistake=0,
+        patience=None,
+        min_teacher_accuracy=0.0,
+        seed=seed,
+        max_length=max_length,
+        vocab_size=vocab_size,
+        total_steps=total_steps,
+    )
     return _finetune(
+        config,
         student=student,
         teacher=None,
         train=train,
         evaluation=evaluation,
-        thetas=[theta or Hyperparameters()],
-        num_labels=num_labels,
-        generators=(),
-        per_mistake=0,
-        prune="halving",
-        patience=None,
-        replay_rounds=0,
-        mistakes_from="eval",
-        min_confidence=0.0,
-        min_teacher_accuracy=0.0,
-        warm_start=False,
-        seed=seed,
-        max_length=max_length,
-        vocab_size=vocab_size,
         out=out,
         progress=progress,
         on_round_end=None,
-        algorithm="plain",
-        total_steps=total_steps,
     )
 
 
-def _finetune(**a: Any) -> FinetuneResult:
-    train, evaluation, teacher = a["train"], a["evaluation"], a["teacher"]
+def _finetune(
+    config: AgoraConfig,
+    *,
+    student: Architecture | str | Path,
+    teacher: Teacher | None,
+    train: Split,
+    evaluation: Split,
+    out: str | Path | None,
+    progress: bool,
+    on_round_end: Callable[[RoundLog], None] | None,
+) -> FinetuneResult:
     if train.role != "train" or evaluation.role != "eval":
         raise DataError(
             f"fine-tuning takes the train and eval splits, got {train.role!r} and "
             f"{evaluation.role!r}; the test split is only for scoring the result"
         )
-    thetas = list(dict.fromkeys(a["thetas"]))
+    thetas = list(dict.fromkeys(config.thetas))
     if not thetas:
         raise ThetaError("Θ is empty")
-    rule = pruning_rule(a["prune"])
-    if a["mistakes_from"] not in ("eval", "train"):
-        raise DataError(f"mistakes_from must be 'eval' or 'train', not {a['mistakes_from']!r}")
-    student, max_length = a["student"], a["max_length"]
+    rule = pruning_rule(config.prune)
+    if config.mistakes_from not in ("eval", "train"):
+        raise DataError(f"mistakes_from must be 'eval' or 'train', not {config.mistakes_from!r}")
+    max_length = config.max_length
     init_from = None if isinstance(student, Architecture) else Path(student)
     if init_from is not None:
         from bortnas.teacher import load_classifier
 
-        tokenizer = load_classifier(init_from, a["num_labels"])[1]
+        tokenizer = load_classifier(init_from, config.num_labels)[1]
     else:
-        tokenizer = classifier_tokenizer(train.texts, a["vocab_size"])
+        tokenizer = classifier_tokenizer(train.texts, config.vocab_size)
     teacher_accuracy = None
     if teacher is not None:
         teacher_accuracy = teacher.accuracy(evaluation)
-        if teacher_accuracy < a["min_teacher_accuracy"]:
+        if teacher_accuracy < config.min_teacher_accuracy:
             raise DataError(
                 f"the teacher reaches {teacher_accuracy:.3f} eval accuracy, below the "
-                f"{a['min_teacher_accuracy']:.3f} Agora needs; train a better teacher"
+                f"{config.min_teacher_accuracy:.3f} Agora needs; train a better teacher"
             )
     identity = {
         "version": bortnas_version(),
-        "algorithm": a["algorithm"],
+        "algorithm": config.algorithm,
         "student": student.to_dict() if init_from is None else str(init_from.resolve()),
         "train": train.fingerprint,
         "eval": evaluation.fingerprint,
         "thetas": [t.to_dict() for t in thetas],
         "teacher": teacher.identity if teacher is not None else None,
         **{
-            key: (list(a[key]) if key == "generators" else a[key])
-            for key in [
-                "num_labels",
-                "generators",
-                "per_mistake",
-                "prune",
-                "patience",
-                "replay_rounds",
-                "mistakes_from",
-                "min_confidence",
-                "warm_start",
-                "seed",
-                "max_length",
-                "vocab_size",
-                "total_steps",
-            ]
+            key: (list(value) if isinstance(value, tuple) else value)
+            for key in IDENTITY_FIELDS
+            for value in [getattr(config, key)]
         },
     }
-    out = Path(a["out"]) if a["out"] is not None else None
+    out = Path(out) if out is not None else None
     state = _load_state(out, identity)
     if state is None:
         state = {
@@ -242,9 +266,10 @@ def _finetune(**a: Any) -> FinetuneResult:
         }
         if out is not None:
             tokenizer.save_pretrained(out / "tokenizer")
-    best_model = _load_best(out, state, a["num_labels"])
+    best_model = _load_best(out, state, config.num_labels)
+    run = _Run(config, student, init_from, train, evaluation, teacher, tokenizer, rule, progress)
     while not state["done"]:
-        best_model = _round(a, state, tokenizer, init_from, rule, teacher, best_model)
+        best_model = _round(run, state, best_model)
         if out is not None:
             folder = out / f"best-round{state['best']['round']}"
             if state["best"]["round"] == state["next_round"] - 1:  # improved in this round
@@ -257,10 +282,10 @@ def _finetune(**a: Any) -> FinetuneResult:
             for old in out.glob("best-round*"):
                 if old.name != folder.name:
                     shutil.rmtree(old, ignore_errors=True)
-        if a["on_round_end"] is not None:
-            a["on_round_end"](RoundLog(**state["rounds"][-1]))
+        if on_round_end is not None:
+            on_round_end(RoundLog(**state["rounds"][-1]))
     return FinetuneResult(
-        algorithm=a["algorithm"],
+        algorithm=config.algorithm,
         model=best_model,
         tokenizer=tokenizer,
         best_theta=Hyperparameters.from_dict(state["best"]["theta"]),
@@ -276,29 +301,51 @@ def _finetune(**a: Any) -> FinetuneResult:
     )
 
 
-def _round(a, state, tokenizer, init_from, rule, teacher, best_model):
+@dataclass(frozen=True)
+class _Run:
+    """What every round of one run reads: its settings, data, teacher and tokenizer."""
+
+    config: AgoraConfig
+    student: Architecture | str | Path
+    init_from: Path | None
+    train: Split
+    evaluation: Split
+    teacher: Teacher | None
+    tokenizer: Any
+    rule: Callable[[list[Hyperparameters]], list[Hyperparameters]]
+    progress: bool
+
+
+def _round(run: _Run, state: dict[str, Any], best_model: Any) -> Any:
     """Train every survivor once, keep the best, generate around its mistakes, prune Θ."""
     started = time.perf_counter()
-    train, evaluation, seed = a["train"], a["evaluation"], a["seed"]
+    config, tokenizer, init_from, rule, teacher = (
+        run.config,
+        run.tokenizer,
+        run.init_from,
+        run.rule,
+        run.teacher,
+    )
+    train, evaluation, seed = run.train, run.evaluation, config.seed
     number = state["next_round"]
     data = train.plus([t for t, _ in state["generated"]], [y for _, y in state["generated"]])
     survivors = [Hyperparameters.from_dict(t) for t in state["survivors"]]
     results, round_best, round_best_acc, round_best_predictions = [], None, -1.0, None
-    bar = _progress(a["progress"])
+    bar = _progress(run.progress)
     with bar:
         for index, theta in enumerate(survivors):
-            warm = a["warm_start"] and best_model is not None
+            warm = config.warm_start and best_model is not None
             model = build_student(
-                a["student"] if init_from is None else None,
+                run.student if init_from is None else None,
                 tokenizer,
-                a["num_labels"],
+                config.num_labels,
                 seed=seed * 1000 + theta.seed,
                 init_from=init_from,
             )
             if warm:
                 model.load_state_dict(best_model.state_dict())
             per_epoch = math.ceil(len(data) / theta.batch_size)
-            total = a["total_steps"] or per_epoch * theta.epochs
+            total = config.total_steps or per_epoch * theta.epochs
             job = bar.add_task(f"round {number + 1} θ {index + 1}/{len(survivors)}", total=total)
             stats = train_classifier(
                 model,
@@ -306,12 +353,12 @@ def _round(a, state, tokenizer, init_from, rule, teacher, best_model):
                 data,
                 theta,
                 seed=seed * 1_000_003 + theta.seed * 1009 + number,
-                max_length=a["max_length"],
-                total_steps=a["total_steps"],
+                max_length=config.max_length,
+                total_steps=config.total_steps,
                 on_step=lambda step, _total, job=job: bar.update(job, completed=step),
             )
             accuracy, predictions = evaluate(
-                model, tokenizer, evaluation, max_length=a["max_length"]
+                model, tokenizer, evaluation, max_length=config.max_length
             )
             state["steps"] += stats.steps
             state["examples"] += stats.examples
@@ -345,29 +392,29 @@ def _round(a, state, tokenizer, init_from, rule, teacher, best_model):
         Hyperparameters.from_dict(r["theta"])
         for r in sorted(results, key=lambda r: -r["eval_accuracy"])
     ]  # stable: ties keep Θ order
-    if a["patience"] is not None and state["stale"] >= a["patience"]:
+    if config.patience is not None and state["stale"] >= config.patience:
         state["done"] = True
     elif len(survivors) > 1:
         state["survivors"] = [t.to_dict() for t in rule(ranked)]
-    elif state["replays"] < a["replay_rounds"]:
+    elif state["replays"] < config.replay_rounds:
         state["replays"] += 1
     else:
         state["done"] = True
     log.survivors = len(state["survivors"])
     if not state["done"] and teacher is not None:
-        if a["mistakes_from"] == "eval":
+        if config.mistakes_from == "eval":
             source, predictions = evaluation, round_best_predictions
         else:
             source = train
-            predictions = evaluate(round_best, tokenizer, train, max_length=a["max_length"])[1]
+            predictions = evaluate(round_best, tokenizer, train, max_length=config.max_length)[1]
         mistakes = [
             t for t, y, p in zip(source.texts, source.labels, predictions, strict=True) if p != y
         ]
         rng = random.Random(f"agora-{seed}-{number}")
         texts, _ = generate_around(
             mistakes,
-            a["generators"],
-            per_text=a["per_mistake"],
+            config.generators,
+            per_text=config.per_mistake,
             rng=rng,
             exclude=set(data.texts) | set(evaluation.texts),
         )
@@ -375,7 +422,7 @@ def _round(a, state, tokenizer, init_from, rule, teacher, best_model):
         kept = [
             (t, y)
             for t, y, c in zip(texts, labels, confidence, strict=True)
-            if c >= a["min_confidence"]
+            if c >= config.min_confidence
         ]
         state["generated"] += kept
         log.mistakes, log.generated, log.added = len(mistakes), len(texts), len(kept)

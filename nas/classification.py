@@ -24,6 +24,7 @@ import torch
 
 from bortnas.architecture import Architecture
 from bortnas.errors import DataError
+from bortnas.proxies.schedule import linear_warmup_decay
 from bortnas.proxies.tokenizer import train_bpe
 from bortnas.tasks import Split
 from bortnas.theta import Hyperparameters
@@ -131,7 +132,6 @@ def train_classifier(
         raise DataError("cannot train on an empty training split")
     per_epoch = math.ceil(len(data) / theta.batch_size)
     steps = total_steps if total_steps is not None else per_epoch * theta.epochs
-    warmup = int(theta.warmup * steps)
     decay, no_decay = [], []
     for name, parameter in model.named_parameters():
         (no_decay if name.endswith("bias") or "LayerNorm" in name else decay).append(parameter)
@@ -143,12 +143,9 @@ def train_classifier(
         lr=theta.learning_rate,
     )
 
-    def schedule(step: int) -> float:
-        if step < warmup:
-            return (step + 1) / warmup
-        return max(0.0, (steps - step) / max(1, steps - warmup))
-
-    scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, schedule)
+    scheduler = torch.optim.lr_scheduler.LambdaLR(
+        optimizer, lambda step: linear_warmup_decay(step, steps, theta.warmup)
+    )
     generator = torch.Generator().manual_seed(seed)
     torch.manual_seed(seed)  # dropout
     labels = torch.tensor(data.labels)

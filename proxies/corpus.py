@@ -32,8 +32,8 @@ from pathlib import Path
 
 from bortnas.cache import default_cache_dir, write_json_atomic
 from bortnas.errors import DataError
+from bortnas.proxies.wordnet import PARTS, WORDNET_DIR, data_path, synsets
 
-WORDNET_DIR = Path("/usr/share/wordnet")
 FORTUNES_DIR = Path("/usr/share/games/fortunes")
 #: Pictures rather than text.
 FORTUNES_SKIPPED = {"ascii-art"}
@@ -99,19 +99,13 @@ def split_documents(documents: list[str], *, source: str) -> Corpus:
 
 def wordnet_glosses(folder: Path = WORDNET_DIR) -> list[str]:
     """The gloss (definition and examples) after `|` on every synset line of data.{pos}."""
-    glosses = []
-    for pos in ("noun", "verb", "adj", "adv"):
-        path = folder / f"data.{pos}"
-        if not path.is_file():
-            continue
-        with path.open(encoding="utf-8", errors="replace") as stream:
-            for line in stream:
-                if line.startswith("  "):  # the licence header
-                    continue
-                _, bar, gloss = line.partition(" | ")
-                if bar:
-                    glosses.append(gloss)
-    return glosses
+    return [
+        synset.gloss
+        for part in PARTS
+        if data_path(part, folder).is_file()
+        for synset in synsets(part, folder)
+        if synset.gloss is not None
+    ]
 
 
 def kjv_verses(range_: str = BIBLE_RANGE) -> list[str]:

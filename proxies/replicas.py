@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from bortnas.proxies.schedule import linear_warmup_decay
 from bortnas.proxies.student import (
     ReplicaAdamW,
     StudentShape,
@@ -96,14 +97,7 @@ class ReplicaTrainer:
         """Linear warm-up then linear decay to 0 (or constant), per replica."""
         if self.schedule == "constant":
             return [1.0] * len(settings)
-        factors = []
-        for setting in settings:
-            warm = max(1, round(setting.warmup * self.steps))
-            if step < warm:
-                factors.append((step + 1) / warm)
-            else:
-                factors.append(max(0.0, (self.steps - step) / max(1, self.steps - warm)))
-        return factors
+        return [linear_warmup_decay(step, self.steps, setting.warmup) for setting in settings]
 
     def _train_pass(
         self,

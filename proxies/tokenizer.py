@@ -4,8 +4,9 @@ Why train our own: Bort's RoBERTa vocabulary (50,265) would make the embedding t
 optimiser update dominate the cost of training a width-scaled student, and the students never
 need to share the teacher's vocabulary when they distil sentence embeddings (DESIGN.md section
 4: vocabulary 8192 costs a third of 50265 per step). `tokenizers` trains an 8k BPE on the whole
-train split in a few seconds; it is cached under `default_cache_dir()/tokenizers`, keyed by the
-corpus identity and the vocabulary size, so it is trained once per corpus.
+train split in a few seconds; `train_bpe` (the project's one BPE trainer, also used by Agora's
+classifier with another recipe) caches it under `default_cache_dir()/tokenizers`, keyed by the
+recipe, the vocabulary size and the corpus identity, so it is trained once per corpus.
 
 A user's tokenizer folder (`tokenizer.json`, or anything `AutoTokenizer` reads from a local path;
 never the hub, never remote code) replaces it, e.g. to share a teacher's vocabulary so that the
@@ -15,11 +16,13 @@ error proxy can distil masked-LM logits, as the paper does.
 from __future__ import annotations
 
 import hashlib
+import json
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from bortnas.cache import default_cache_dir
+from bortnas.cache import atomic_path, default_cache_dir
 from bortnas.errors import DataError
 
 if TYPE_CHECKING:
@@ -29,7 +32,7 @@ if TYPE_CHECKING:
 
 DEFAULT_VOCAB_SIZE = 8192
 SPECIAL_TOKENS = ("<pad>", "<s>", "</s>", "<unk>", "<mask>")
-#: Version of the training recipe; part of the cache key.
+#: Version of the BPE training code; part of the cache key.
 RECIPE_VERSION = 1
 
 
@@ -92,34 +95,71 @@ def _wrap(backend: Tokenizer, *, source: str, where: str) -> StudentTokenizer:
     )
 
 
-def train_tokenizer(corpus: Corpus, *, vocab_size: int = DEFAULT_VOCAB_SIZE) -> StudentTokenizer:
-    """A byte-level BPE of `vocab_size` trained on the corpus's train split, cached."""
-    from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
+def train_bpe(
+    texts: Sequence[str],
+    *,
+    vocab_size: int,
+    special_tokens: Sequence[str],
+    unk_token: str,
+    lowercase: bool,
+    content_id: str | None = None,
+    cache: bool = True,
+) -> Tokenizer:
+    """The project's one BPE trainer: byte-level, trained on `texts`, cached by recipe and content.
 
-    path = (
-        default_cache_dir() / "tokenizers" / f"bpe{vocab_size}-v{RECIPE_VERSION}-{corpus.id}.json"
-    )
-    source = f"bpe:{vocab_size}:corpus={corpus.id}"
-    if path.is_file():
+    The recipe is explicit: `special_tokens` (in id order, from 0), `unk_token`, and `lowercase`
+    (an NFKC + lower-case normaliser). The cache file under `default_cache_dir()/tokenizers` is
+    keyed by the recipe, the vocabulary size and `content_id` (a caller's identity of `texts`,
+    e.g. `Corpus.id`; the hash of the texts when None), so two recipes never share a file.
+    """
+    from tokenizers import Tokenizer, decoders, models, normalizers, pre_tokenizers, trainers
+
+    recipe = {
+        "version": RECIPE_VERSION,
+        "vocab_size": vocab_size,
+        "special_tokens": list(special_tokens),
+        "unk_token": unk_token,
+        "lowercase": lowercase,
+    }
+    if content_id is None:
+        content_id = hashlib.sha256(json.dumps(list(texts)).encode()).hexdigest()[:16]
+    recipe_id = hashlib.sha256(json.dumps(recipe, sort_keys=True).encode()).hexdigest()[:8]
+    path = default_cache_dir() / "tokenizers" / f"bpe{vocab_size}-{recipe_id}-{content_id}.json"
+    if cache and path.is_file():
         try:
-            return _wrap(Tokenizer.from_file(str(path)), source=source, where=str(path))
+            return Tokenizer.from_file(str(path))
         except Exception:  # a damaged cache file: retrain below
             path.unlink(missing_ok=True)
-    backend = Tokenizer(models.BPE(unk_token="<unk>"))
+    backend = Tokenizer(models.BPE(unk_token=unk_token))
+    if lowercase:
+        backend.normalizer = normalizers.Sequence([normalizers.NFKC(), normalizers.Lowercase()])
     backend.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=True)
     backend.decoder = decoders.ByteLevel()
     trainer = trainers.BpeTrainer(
         vocab_size=vocab_size,
-        special_tokens=list(SPECIAL_TOKENS),
+        special_tokens=list(special_tokens),
         initial_alphabet=pre_tokenizers.ByteLevel.alphabet(),
         show_progress=False,
     )
-    backend.train_from_iterator(corpus.train, trainer=trainer, length=len(corpus.train))
-    path.parent.mkdir(parents=True, exist_ok=True)
-    temporary = path.with_suffix(".tmp")
-    backend.save(str(temporary))
-    temporary.replace(path)
-    return _wrap(backend, source=source, where=str(path))
+    backend.train_from_iterator(texts, trainer=trainer, length=len(texts))
+    if cache:
+        with atomic_path(path) as temporary:
+            backend.save(str(temporary))
+    return backend
+
+
+def train_tokenizer(corpus: Corpus, *, vocab_size: int = DEFAULT_VOCAB_SIZE) -> StudentTokenizer:
+    """The error proxy's tokenizer: a byte-level BPE of `vocab_size` on the corpus's train split,
+    case kept, `SPECIAL_TOKENS` first (cached; see `train_bpe`)."""
+    backend = train_bpe(
+        corpus.train,
+        vocab_size=vocab_size,
+        special_tokens=SPECIAL_TOKENS,
+        unk_token="<unk>",
+        lowercase=False,
+        content_id=corpus.id,
+    )
+    return _wrap(backend, source=f"bpe:{vocab_size}:corpus={corpus.id}", where="trained BPE")
 
 
 def load_tokenizer(path: str | Path) -> StudentTokenizer:

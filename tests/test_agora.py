@@ -360,3 +360,39 @@ def test_cli_plain_from_a_checkpoint_student(task, teacher, tmp_path, capsys) ->
     assert main([*args, "--seed", "1"]) == 2  # same folder, different run: refused
     assert "different run" in capsys.readouterr().err
     assert main([*args, "--seed", "1", "--restart"]) == 0
+
+
+def test_agora_config_is_frozen_keyword_only_and_documented():
+    import dataclasses
+
+    from bortnas.agora import AgoraConfig
+
+    config = AgoraConfig(seed=3, generators=["swap"])
+    assert config.generators == ("swap",)
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        config.seed = 4  # type: ignore[misc]
+    with pytest.raises(TypeError):
+        AgoraConfig("agora")  # type: ignore[misc]
+    assert all(f.metadata.get("help") for f in dataclasses.fields(AgoraConfig))
+
+
+def test_one_lr_schedule_warms_up_then_decays_to_zero():
+    from bortnas.proxies.schedule import linear_warmup_decay
+
+    factors = [linear_warmup_decay(step, 10, 0.2) for step in range(10)]
+    assert factors[:2] == [0.5, 1.0]
+    assert factors[2] == 1.0 and factors[-1] == pytest.approx(1 / 8)
+    assert linear_warmup_decay(0, 10, 0.0) == 1.0  # at least one warm-up step
+
+
+def test_bpe_recipes_never_share_a_cache_file(tmp_path, monkeypatch):
+    from bortnas.proxies.tokenizer import train_bpe
+
+    monkeypatch.setenv("BORTNAS_CACHE", str(tmp_path))
+    texts = ["The Cat sat on the Mat.", "A dog barked at the Cat."] * 4
+    common = {"vocab_size": 300, "special_tokens": ("<pad>", "<unk>"), "unk_token": "<unk>"}
+    cased = train_bpe(texts, lowercase=False, **common)
+    lowered = train_bpe(texts, lowercase=True, **common)
+    assert len(list((tmp_path / "tokenizers").glob("*.json"))) == 2
+    assert cased.encode("Cat").tokens != lowered.encode("Cat").tokens
+    assert train_bpe(texts, lowercase=True, **common).to_str() == lowered.to_str()
