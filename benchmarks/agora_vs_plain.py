@@ -1,6 +1,6 @@
 """Agora vs plain fine-tuning vs the teacher, on a scarce real task, over several seeds.
 
-Why this script: the issue's target is "Agora clearly better than plain fine-tuning at a few
+Why this script: the target is "Agora clearly better than plain fine-tuning at a few
 hundred labelled examples". One run, one student shape, one data split; only the students' seeds
 vary. Figures are test accuracies (the test split is read once per trained model, after the
 model is chosen on the eval split; nothing here is tuned on it). Methods:

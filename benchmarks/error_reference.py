@@ -82,7 +82,7 @@ os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", ":4096:8")
 #: The reference set: 24 shapes (D, A, H, I) of the bert-large space (D 2-12, A 4-16, H 512/768/
 #: 1024, I 256-3072; A 12 only with H 768, as in the space). Chosen once, by hand, before any
 #: result, to cover each depth 4 times and each H, I and A at least 3 times, in mixed
-#: combinations (not a grid), with the four shapes the issue names first. Counts: D 2,4,6,8,10,12:
+#: combinations (not a grid), with the four named shapes first. Counts: D 2,4,6,8,10,12:
 #: 4 each; H 512:6, 768:10, 1024:8; I 256:5, 512:5, 768:3, 1024:5, 3072:6; A 4:6, 8:7, 12:5, 16:6.
 REFERENCE_ARCHITECTURES: list[tuple[int, int, int, int]] = [
     (4, 8, 1024, 768),  # Bort

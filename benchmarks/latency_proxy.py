@@ -1,7 +1,7 @@
 """Validate the predicted latency against measurement, and time BERT-large, BERT-base and Bort.
 
-Why a script and not a test: the figures depend on the machine and its load (DESIGN.md section 6),
-so they are printed as ratios measured in one run, with the load average at start and end.
+Why a script and not a test: the figures depend on the machine and its load, so they are
+printed as ratios measured in one run, with the load average at start and end.
 
 Prints: Spearman rank correlation and MAPE between predicted and measured latency on random
 candidates of a space (targets: >= 0.95 and <= 10 %); the wall time to score the whole space by

@@ -1,7 +1,7 @@
 """Agora (de Wynter 2020, arXiv 2010.07990): fine-tuning a small student with scarce labelled data.
 
 Why: Bort's authors report that Bort fine-tunes near random without Agora, and Agora was never
-released. What is known (DESIGN.md 3b) and implemented here, round by round:
+released. What is known (the author's paper and blog) and implemented here, round by round:
 1. train one student per surviving θ in Θ on the current training set; score each on the eval
    split;
 2. take the round's best student and the eval examples it gets wrong;

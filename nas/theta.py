@@ -104,7 +104,7 @@ def grid(**values: Any) -> list[Hyperparameters]:
 #: Bort's own grid (below) targets a pretrained Bort; its learning rates of 1e-5 barely move a
 #: randomly initialised student in a few hundred steps.
 DEFAULT_THETA = grid(learning_rate=[5e-4, 1e-3], batch_size=[16, 32], seed=[0, 1])
-#: The grid alexa/bort recommends for Agora (DESIGN.md section 2): 5 x 3 x 4 x 4 x 2 = 480 θ.
+#: The grid alexa/bort recommends for Agora (docs/algorithm.md, sources): 5 x 3 x 4 x 4 x 2 = 480 θ.
 BORT_THETA = grid(
     seed=[0, 1, 2, 3, 4],
     learning_rate=[1e-4, 1e-5, 9e-6],

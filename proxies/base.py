@@ -2,7 +2,7 @@
 
 Why one interface: the optimizer, the store and the report treat parameters, latency and error
 alike — a name, a unit, a cost, and `evaluate(architecture)` returning a `Measurement` that
-carries what the number depends on (DESIGN.md: never a bare number). Caching is generic too:
+carries what the number depends on (never a bare number). Caching is generic too:
 a proxy's `provenance()` plus the architecture's id is the cache key, so changing a fidelity knob
 or the hardware can never return a stale value.
 """

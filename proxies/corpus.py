@@ -1,7 +1,7 @@
 """Real text for the error proxy, offline: the installed Debian corpora, or the user's own files.
 
 Why these sources: the search must run without a network or a dataset hub, yet train on real
-language. The project's set-up installs three Debian packages by name (DESIGN.md section 5):
+language. The project's set-up installs three Debian packages by name (Makefile):
 WordNet glosses (`wordnet-base`, BSD-like licence), the King James Bible (`bible-kjv`, public
 domain) and `fortunes`. Together they give ~160k short documents of definitions, narrative prose
 and quips — varied enough that a student must learn more than one register.

