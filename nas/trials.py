@@ -9,6 +9,7 @@ of a failing evaluation with its reason recorded.
 
 from __future__ import annotations
 
+import datetime
 import time
 import warnings
 from collections.abc import Callable
@@ -22,6 +23,7 @@ from bortnas.evaluation import Evaluator
 from bortnas.search_spaces import SearchSpace
 from bortnas.store import (
     DIMENSIONS,
+    GRACE_SECONDS,
     HEARTBEAT_SECONDS,
     OBJECTIVES,
     completed_trials,
@@ -151,6 +153,32 @@ def _skip_if_taken(trial: optuna.Trial, architecture_id: str) -> None:
             _skip(trial, f"candidate already held by trial {other.number}")
 
 
+def fail_never_started(study: optuna.Study, grace_seconds: float | None = None) -> int:
+    """Fail RUNNING trials whose worker died before it ever started them; return how many.
+
+    Optuna's heartbeat check misses one case: a worker killed between taking a trial (RUNNING)
+    and its first heartbeat leaves a trial that never beats, so it is never stale and the other
+    workers would wait on it forever (seen after a `kill -9`). A live worker records the
+    architecture in the trial within milliseconds of taking it, so a trial without it after
+    three grace periods is such an orphan: it is failed, and its candidate goes back in the queue.
+    """
+    grace = GRACE_SECONDS if grace_seconds is None else grace_seconds
+    now = datetime.datetime.now()
+    failed = 0
+    for trial in study.get_trials(deepcopy=False, states=(TrialState.RUNNING,)):
+        started = trial.datetime_start
+        if "architecture" in trial.user_attrs or started is None:
+            continue
+        if (now - started).total_seconds() > 3 * grace:
+            storage = study._storage
+            storage.set_trial_user_attr(
+                trial._trial_id, "fail_reason", "its worker died before starting it"
+            )
+            storage.set_trial_state_values(trial._trial_id, TrialState.FAIL)
+            failed += 1
+    return failed
+
+
 def _stop_when_queue_empty(study: optuna.Study, trial: Any) -> None:
     if not study.get_trials(deepcopy=False, states=(TrialState.WAITING,)):
         study.stop()
@@ -202,6 +230,7 @@ def evaluate_enqueued(
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
                 optuna.storages.fail_stale_trials(study)
+            fail_never_started(study)
             report()
             continue
         break

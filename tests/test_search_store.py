@@ -171,3 +171,30 @@ def test_cheap_checks_fail_before_the_expensive_set_up(
     config = _config(tmp_path).replace(**changes)
     with pytest.raises(StoreError, match=message):
         search(config)
+
+
+def test_a_trial_whose_worker_died_before_starting_it_is_failed_and_retried(
+    tmp_path: Path,
+) -> None:
+    """A worker killed between taking a trial and its first heartbeat leaves a RUNNING trial
+    that Optuna's stale check never fails; the search must not wait on it forever."""
+    from optuna.trial import TrialState
+
+    from bortnas.cache import MeasurementCache
+    from bortnas.evaluation import Evaluator
+    from bortnas.store import enqueue_candidates
+    from bortnas.trials import evaluate_enqueued, fail_never_started
+
+    space = load_space("tiny")
+    candidates = space.candidates[:3]
+    storage = open_storage(f"sqlite:///{tmp_path / 'study.db'}")
+    study = open_study(storage, "orphan", None)
+    enqueue_candidates(study, candidates)
+    orphan = study.ask()  # taken, never started: no heartbeat, no architecture recorded
+    assert fail_never_started(study, grace_seconds=3600) == 0  # too young to judge
+    assert fail_never_started(study, grace_seconds=0) == 1
+    assert study.get_trials()[orphan.number].state == TrialState.FAIL
+    evaluator = Evaluator(_proxies(), MeasurementCache(tmp_path / "cache"))
+    evaluate_enqueued(study, space, evaluator, candidates, wait_seconds=0.1)
+    done = {t.user_attrs["architecture_id"] for t in completed_trials(study)}
+    assert done == {c.id for c in candidates}
