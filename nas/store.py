@@ -97,7 +97,11 @@ def _open_rdb(url: str, attempts: int = 5) -> RDBStorage:
             if url.startswith("sqlite"):
                 _tune_sqlite(storage)
             return storage
-        except (sqlalchemy.exc.IntegrityError, sqlalchemy.exc.OperationalError) as exc:
+        except (
+            sqlalchemy.exc.IntegrityError,
+            sqlalchemy.exc.OperationalError,
+            sqlalchemy.exc.ProgrammingError,  # PostgreSQL: DuplicateTable while another creates it
+        ) as exc:
             # Another worker is creating the same schema ("already exists", a unique version
             # row, "database is locked"): wait and open what it made. Anything else is final.
             text = str(exc).lower()

@@ -198,3 +198,29 @@ def test_a_trial_whose_worker_died_before_starting_it_is_failed_and_retried(
     evaluate_enqueued(study, space, evaluator, candidates, wait_seconds=0.1)
     done = {t.user_attrs["architecture_id"] for t in completed_trials(study)}
     assert done == {c.id for c in candidates}
+
+
+def test_opening_a_store_while_another_process_creates_its_tables_retries(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Workers started together race to create the schema; PostgreSQL reports the loser's
+    CREATE TABLE as DuplicateTable (SQLAlchemy's ProgrammingError), which must be retried."""
+    import sqlalchemy
+
+    import bortnas.store as store
+
+    real = store.RDBStorage
+    calls = {"n": 0}
+
+    def racing(*args, **kwargs):
+        calls["n"] += 1
+        if calls["n"] == 1:
+            raise sqlalchemy.exc.ProgrammingError(
+                "CREATE TABLE studies", {}, Exception('relation "studies" already exists')
+            )
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(store, "RDBStorage", racing)
+    monkeypatch.setattr(store.time, "sleep", lambda seconds: None)
+    storage = store.open_storage(f"sqlite:///{tmp_path / 'study.db'}")
+    assert calls["n"] == 2 and storage is not None
