@@ -273,7 +273,7 @@ class DistillationErrorProxy(Proxy):
         torch.use_deterministic_algorithms(True, warn_only=self.device != "cpu")
         try:
             started = time.perf_counter()
-            values = self.train_replicas(architecture, self.theta, range(self.seeds), data)
+            values = self.trainer().train(architecture, self.theta, range(self.seeds), data)
             seconds = time.perf_counter() - started
         finally:
             torch.use_deterministic_algorithms(previous_deterministic)
@@ -329,13 +329,3 @@ class DistillationErrorProxy(Proxy):
             teacher=self.teacher,
             device=self.device,
         )
-
-    def train_replicas(
-        self,
-        architecture: Architecture,
-        theta: Sequence[TrainingSetting],
-        seeds: Sequence[int],
-        data: dict[str, Any],
-    ) -> np.ndarray:
-        """Held-out error of every (θ, seed) student of `architecture`, shape [|Θ|, |seeds|]."""
-        return self.trainer().train(architecture, theta, seeds, data)

@@ -14,6 +14,7 @@ from bortnas.errors import DataError
 from bortnas.proxies.base import evaluate_cached
 from bortnas.proxies.corpus import load_corpus
 from bortnas.proxies.error import DistillationErrorProxy, TrainingSetting, scaled_width
+from bortnas.proxies.replicas import ReplicaTrainer
 from bortnas.proxies.tokenizer import train_tokenizer
 
 TINY = Architecture(depth=2, heads=2, hidden=32, intermediate=64)
@@ -211,7 +212,7 @@ def test_cache_hit_skips_training(corpus_file, tmp_path, monkeypatch):
     def fail(*args, **kwargs):
         raise AssertionError("trained again despite a cached value")
 
-    monkeypatch.setattr(DistillationErrorProxy, "train_replicas", fail)
+    monkeypatch.setattr(ReplicaTrainer, "train", fail)
     again = evaluate_cached(_proxy(corpus_file, steps=2), TINY, cache)
     assert again.value == first.value
 
