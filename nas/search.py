@@ -9,6 +9,7 @@ cited in `bortnas.optimizer`, its sources in docs/algorithm.md.
 from __future__ import annotations
 
 import os
+import tempfile
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -41,7 +42,7 @@ from bortnas.store import (
     open_study,
     study_name,
 )
-from bortnas.study_latency import load_epoch, store_epoch, study_latency
+from bortnas.study_latency import study_latency
 from bortnas.trials import evaluate_enqueued, evaluate_sampled
 from bortnas.wcoefficient import Exponents, savings
 from bortnas.workers import is_journal_url, local_workers
@@ -112,9 +113,8 @@ def _run_dir(runs_dir: str | Path, name: str) -> Path:
     run_dir = root / name
     try:
         run_dir.mkdir(parents=True, exist_ok=True)
-        probe = run_dir / ".write-test"
-        probe.write_text("")
-        probe.unlink()
+        with tempfile.NamedTemporaryFile(dir=run_dir, prefix=".write-test-"):
+            pass  # a probe of its own: workers starting together never share one
     except OSError as exc:
         raise StoreError(f"{run_dir}: cannot write results here ({exc.strerror})") from None
     return run_dir
@@ -198,11 +198,19 @@ def search(
     parameters = {c: evaluator.measure("parameters", c).value for c in candidates}
     seconds["parameters"] = time.perf_counter() - clock
     clock = time.perf_counter()
+    top = max(parameters.values())
+    tied = [c for c in candidates if parameters[c] == top]
+    # The random baseline's sample, drawn before T is known (one spare, in case T is drawn).
+    sample = random_sample(candidates, None, config.trials + 1, config.seed)
     if strategy.covers_space:
         needed = list(candidates)
-    else:  # the baselines time what they visit; T's ties need timing up front
-        top = max(parameters.values())
-        needed = [c for c in candidates if parameters[c] == top]
+    elif strategy.enumerates:  # a random sample: timed now, before any training
+        needed = [*tied, *sample]
+    else:  # NSGA-II times what it visits; T's ties need timing up front
+        needed = list(tied)
+    bert_large = Architecture(*BERT_LARGE.shape, **space.context)
+    if _ranks_with_bert_large(space, bert_large, reference_shape):
+        needed.append(bert_large)  # the second reading of T, from the same table
     if reference_shape is not None:
         needed.append(reference_shape)
     latency = study_latency(
@@ -221,8 +229,6 @@ def search(
 
     # Step 2: T, the maximum point (or the user's reference); it is not trained.
     if reference_shape is None:
-        top = max(parameters.values())
-        tied = [c for c in candidates if parameters[c] == top]
         reference_arch = maximum_point(tied, parameters.__getitem__, latency_of)
         source = "maximum point of the space (largest p, then largest i)"
     else:
@@ -243,7 +249,7 @@ def search(
             ),
         )
     elif strategy.enumerates:
-        selected = random_sample(trainable, reference_arch, config.trials, config.seed)
+        selected = [c for c in sample if c != reference_arch][: config.trials]
     else:
         selected = []
 
@@ -291,18 +297,16 @@ def search(
     table = measurement_rows(trials)
     if table.empty:
         raise BortnasError("no candidate could be evaluated; see the failure reasons in the store")
-    # One latency table for the whole ranking: the study's epoch, whoever trained each candidate.
-    if latency.added:
-        store_epoch(
-            study,
-            latency.epoch,
-            latency.values,
-            load_epoch(study, latency.epoch).get("measured_on", proxies["latency"].provenance()),
-        )
+    # One latency table for the whole ranking: the study's epoch as stored (whoever wrote it),
+    # for every row and for T, whichever process trained each candidate.
+    for architecture in table["architecture"]:
+        latency.evaluate(Architecture.from_dict(architecture))  # fills any miss (NSGA-II)
+    latency.sync(study)
     for identifier in table.index:
-        if identifier in latency.values:
-            table.loc[identifier, "latency_ms"] = latency.values[identifier][0]
-            table.loc[identifier, "latency_spread_ms"] = latency.values[identifier][1]
+        value, spread = latency.values[identifier]
+        table.loc[identifier, "latency_ms"] = value
+        table.loc[identifier, "latency_spread_ms"] = spread
+    reference = _reference_point(evaluator, reference_arch, source)
     table = rank(table, reference, exponents=exponents)
     pick = Architecture.from_dict(table.iloc[0]["architecture"])
     result = SearchResult(
@@ -352,13 +356,19 @@ def _reference_point(
     )
 
 
+def _ranks_with_bert_large(
+    space: SearchSpace, bert_large: Architecture, reference: Architecture | None
+) -> bool:
+    return bert_large != reference and max(space.dimensions["hidden"]) >= 512
+
+
 def _with_bert_large(
     result: SearchResult, evaluator: Evaluator, exponents: Exponents, space: SearchSpace
 ) -> dict[str, Any] | None:
     """The ranking under T = BERT-large, the network Bort was extracted from (Bort-scale spaces
     only: BERT-large must be at least as large as every candidate for the reading to apply)."""
     bert_large = Architecture(*BERT_LARGE.shape, **space.context)
-    if bert_large == result.reference.architecture or max(space.dimensions["hidden"]) < 512:
+    if not _ranks_with_bert_large(space, bert_large, result.reference.architecture):
         return None
     reference = _reference_point(evaluator, bert_large, "BERT-large (24, 16, 1024, 4096)")
     table = rank(result.table, reference, exponents=exponents)

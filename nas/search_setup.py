@@ -40,7 +40,9 @@ def build_proxies(space: SearchSpace, config: SearchConfig, steps: int) -> dict[
         "steps": steps,
         "theta": config.theta,
         "seeds": config.seeds,
-        "width_scale": config.width_scale or default_width_scale(space),
+        "width_scale": (
+            default_width_scale(space) if config.width_scale is None else config.width_scale
+        ),
         "device": config.device,
     }
     for key in ("corpus", "teacher"):

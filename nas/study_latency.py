@@ -59,6 +59,18 @@ class StudyLatency(Proxy):
     def provenance(self) -> dict[str, Any]:
         return {"latency_epoch": self.epoch, "method": self.measure.provenance().get("method")}
 
+    def sync(self, study: optuna.Study) -> None:
+        """Merge with the epoch as stored: the stored values win (another process may have
+        written the epoch first), and only what this process added is written back."""
+        stored = load_epoch(study, self.epoch)
+        values = dict(stored.get("values", {}))
+        missing = {key: value for key, value in self.values.items() if key not in values}
+        if missing:
+            values.update(missing)
+            store_epoch(study, self.epoch, values, stored.get("measured_on", {}))
+        self.values.update(values)
+        self.added = {}
+
     def evaluate(self, architecture: Architecture) -> Measurement:
         entry = self.values.get(architecture.id)
         if entry is None:
@@ -99,5 +111,8 @@ def study_latency(
         if on_progress is not None:
             on_progress(done, len(missing))
     if missing:
+        # Another process may have written this epoch while we measured: its values win.
+        latest = load_epoch(study, epoch).get("values", {}) if not remeasure or stored else {}
+        values.update(latest)
         store_epoch(study, epoch, values, stored.get("measured_on", measured_on))
     return StudyLatency(proxy, epoch, values)

@@ -10,6 +10,7 @@ of a failing evaluation with its reason recorded.
 from __future__ import annotations
 
 import datetime
+import math
 import time
 import warnings
 from collections.abc import Callable
@@ -103,8 +104,8 @@ def record_theta_trials(
     per_theta = error.details.get("per_theta") or []
     best = int(error.details.get("theta_best", 0))
     for index, theta in enumerate(per_theta):
-        if index == best:
-            continue
+        if index == best or not math.isfinite(theta["value"]):
+            continue  # a diverged θ stays in the candidate's details, not as a trial
         trial.study.add_trial(
             optuna.trial.create_trial(
                 params=dict(trial.params),

@@ -282,7 +282,10 @@ class DistillationErrorProxy(Proxy):
             {**setting.to_dict(), "value": float(np.mean(row)), "per_seed": [float(v) for v in row]}
             for setting, row in zip(self.theta, values, strict=True)
         ]
-        best = min(range(len(per_theta)), key=lambda k: per_theta[k]["value"])
+        finite = [k for k, entry in enumerate(per_theta) if math.isfinite(entry["value"])]
+        if not finite:  # every θ diverged: a failed evaluation (retried, then recorded)
+            raise FloatingPointError(f"{architecture.name}: every θ gave a non-finite error")
+        best = min(finite, key=lambda k: per_theta[k]["value"])
         hidden, intermediate = scaled_width(architecture, self.width_scale)
         replicas = len(self.theta) * self.seeds
         details = {

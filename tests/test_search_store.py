@@ -224,3 +224,43 @@ def test_opening_a_store_while_another_process_creates_its_tables_retries(
     monkeypatch.setattr(store.time, "sleep", lambda seconds: None)
     storage = store.open_storage(f"sqlite:///{tmp_path / 'study.db'}")
     assert calls["n"] == 2 and storage is not None
+
+
+def test_a_diverged_theta_is_skipped_not_the_candidate(tmp_path: Path) -> None:
+    class OneThetaDiverges(FormulaError):
+        def evaluate(self, a):
+            measurement = super().evaluate(a)
+            per_theta = [dict(t) for t in measurement.details["per_theta"]]
+            per_theta[1]["value"] = float("nan")  # lr 3e-3 diverged
+            details = {**measurement.details, "per_theta": per_theta, "theta_best": 0}
+            return type(measurement)(
+                measurement.proxy, per_theta[0]["value"], measurement.unit, details=details
+            )
+
+    result = search(_config(tmp_path), proxies=_proxies(OneThetaDiverges()))
+    assert len(result.table) == load_space("tiny").size - 1 and not result.failed
+    study = open_study(open_storage(result.storage), result.study_name, None)
+    assert len(theta_trials(study)) == len(result.table)  # the diverged θ is not a trial
+
+
+def test_every_theta_diverging_fails_the_measurement(tmp_path: Path) -> None:
+    import math
+
+    from bortnas.architecture import Architecture
+    from bortnas.proxies.error import DistillationErrorProxy, TrainingSetting
+
+    proxy = DistillationErrorProxy(
+        steps=0, theta=(TrainingSetting(),), corpus=_corpus(tmp_path), width_scale=1,
+        vocab_size=300, eval_size=8,
+    )  # fmt: skip
+    proxy.trainer = lambda: type("T", (), {"train": lambda *a: [[math.nan]]})()
+    with pytest.raises(FloatingPointError, match="non-finite"):
+        proxy.evaluate(Architecture(1, 2, 32, 64))
+
+
+def _corpus(tmp_path: Path) -> Path:
+    from tests.test_error_proxy import _sentences
+
+    path = tmp_path / "corpus.txt"
+    path.write_text("\n".join(_sentences(200)) + "\n", encoding="utf-8")
+    return path
