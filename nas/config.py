@@ -8,7 +8,6 @@ documentation, in the style of `transformers.BertConfig`.
 
 from __future__ import annotations
 
-import json
 from dataclasses import asdict, dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any
@@ -150,9 +149,6 @@ class SearchConfig:
         if data.get("reference") is not None:
             data["reference"] = tuple(data["reference"])
         return cls(**data)
-
-    def to_json(self) -> str:
-        return json.dumps(self.to_dict(), sort_keys=True)
 
     #: Fields that decide the values of a study's trials (the rest say where and how fast).
     IDENTITY_FIELDS = (

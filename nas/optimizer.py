@@ -20,7 +20,6 @@ expensive reference), `random` (a seeded sample) and `nsga2` (Optuna's NSGA-II).
 
 from __future__ import annotations
 
-import math
 import random
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -68,10 +67,6 @@ def epsilon_representatives(
 
 def _neg(shape: tuple[int, ...]) -> tuple[int, ...]:
     return tuple(-value for value in shape)
-
-
-def interval_count(size: int, epsilon: int) -> int:
-    return math.ceil(size / epsilon)
 
 
 @dataclass(frozen=True)
@@ -140,8 +135,6 @@ def get_strategy(name: str) -> Strategy:
         ) from None
 
 
-def random_sample(
-    candidates: Sequence[Architecture], reference: Architecture, trials: int, seed: int
-) -> list[Architecture]:
-    others = [c for c in candidates if c != reference]
-    return random.Random(seed).sample(others, min(trials, len(others)))
+def random_sample(candidates: Sequence[Architecture], count: int, seed: int) -> list[Architecture]:
+    """The random baseline's seeded sample (at most `count` candidates)."""
+    return random.Random(seed).sample(list(candidates), min(count, len(candidates)))

@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
 from bortnas.architecture import BERT_LARGE, Architecture
@@ -38,14 +39,15 @@ from bortnas.store import (
     completed_trials,
     default_storage_url,
     failed_architectures,
+    is_journal_url,
     open_storage,
     open_study,
     study_name,
 )
 from bortnas.study_latency import study_latency
 from bortnas.trials import evaluate_enqueued, evaluate_sampled
-from bortnas.wcoefficient import Exponents, savings
-from bortnas.workers import is_journal_url, local_workers
+from bortnas.wcoefficient import Exponents, w_coefficients
+from bortnas.workers import local_workers
 
 #: A stage reports (stage name, done, total); the CLI draws progress from it.
 StageProgress = Callable[[str, int, int], None]
@@ -201,7 +203,7 @@ def search(
     top = max(parameters.values())
     tied = [c for c in candidates if parameters[c] == top]
     # The random baseline's sample, drawn before T is known (one spare, in case T is drawn).
-    sample = random_sample(candidates, None, config.trials + 1, config.seed)
+    sample = random_sample(candidates, config.trials + 1, config.seed)
     if strategy.covers_space:
         needed = list(candidates)
     elif strategy.enumerates:  # a random sample: timed now, before any training
@@ -239,14 +241,20 @@ def search(
     # Step 3: the candidates to train (one per ε-interval of p, or the baseline's choice).
     trainable = [c for c in candidates if c != reference_arch]
     if strategy.covers_space:
+        # W's parameter and latency factors: W itself with every error set to 1.
+        cheap = w_coefficients(
+            np.array([parameters[c] for c in trainable]),
+            np.array([latency_of(c) for c in trainable]),
+            np.ones(len(trainable)),
+            reference_parameters=reference.parameters,
+            reference_latency=reference.latency_ms,
+            exponents=exponents,
+        )
         selected = epsilon_representatives(
             trainable,
             config.epsilon if strategy.name == "fptas" else 1,  # the reference trains them all
             parameters.__getitem__,
-            lambda c: float(
-                savings([parameters[c]], reference.parameters)[0] ** exponents.alpha
-                * savings([latency_of(c)], reference.latency_ms)[0] ** exponents.beta
-            ),
+            dict(zip(trainable, cheap, strict=True)).__getitem__,
         )
     elif strategy.enumerates:
         selected = [c for c in sample if c != reference_arch][: config.trials]

@@ -15,6 +15,7 @@ import random
 import time
 import warnings
 from collections import Counter
+from collections.abc import Callable, Hashable
 from pathlib import Path
 from typing import Any
 
@@ -43,10 +44,15 @@ def default_storage_url(run_dir: Path) -> str:
     return f"sqlite:///{(run_dir / 'study.db').resolve()}"
 
 
+def is_journal_url(url: str | None) -> bool:
+    """Optuna's journal storage (a file log without heartbeats): `journal:PATH` or `*.log`."""
+    return bool(url) and (url.startswith("journal:") or url.endswith((".log", ".journal")))
+
+
 def check_storage_url(url: str) -> None:
     """What can be checked of a storage URL without connecting or writing: its form, and for a
     file store its folder. Run before any expensive set-up, so a typo fails in a second."""
-    if url.startswith("journal:") or url.endswith((".log", ".journal")):
+    if is_journal_url(url):
         folder = Path(url.removeprefix("journal:").removeprefix("//")).expanduser().parent
     elif url.startswith("sqlite:///"):
         folder = Path(url.removeprefix("sqlite:///")).parent
@@ -66,7 +72,7 @@ def open_storage(url: str) -> optuna.storages.BaseStorage:
     """An Optuna storage for `url`: an RDB URL (with heartbeats) or `journal:PATH` / `*.log`."""
     check_storage_url(url)
     try:
-        if url.startswith("journal:") or url.endswith((".log", ".journal")):
+        if is_journal_url(url):
             path = url.removeprefix("journal:").removeprefix("//")
             return JournalStorage(JournalFileBackend(path))
         return _open_rdb(url)
@@ -200,12 +206,26 @@ def is_work_trial(trial: FrozenTrial) -> bool:
 
 def theta_trials(study: optuna.Study) -> list[FrozenTrial]:
     """Every completed (ξ, θ) trial, the first of each pair should a retry have made two."""
-    seen: set[tuple[str, int]] = set()
+
+    def pair(trial: FrozenTrial) -> tuple[str, int] | None:
+        architecture_id = trial_architecture_id(trial)
+        if architecture_id is None:
+            return None
+        return architecture_id, trial.user_attrs.get("theta_index", 0)
+
+    return _first_completed(study, pair)
+
+
+def _first_completed(
+    study: optuna.Study, key: Callable[[FrozenTrial], Hashable | None]
+) -> list[FrozenTrial]:
+    """The first completed trial of each key; trials whose key is None are left out."""
+    seen: set[Hashable] = set()
     unique = []
     for trial in study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,)):
-        key = (trial_architecture_id(trial), trial.user_attrs.get("theta_index", 0))
-        if key[0] is not None and key not in seen:
-            seen.add(key)
+        identity = key(trial)
+        if identity is not None and identity not in seen:
+            seen.add(identity)
             unique.append(trial)
     return unique
 
@@ -224,14 +244,7 @@ def count_states(study: optuna.Study) -> dict[str, int]:
 
 def completed_trials(study: optuna.Study) -> list[FrozenTrial]:
     """One completed work trial per architecture (the first, should a race have made two)."""
-    seen: set[str] = set()
-    unique = []
-    for trial in study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,)):
-        key = trial_architecture_id(trial)
-        if key is not None and key not in seen and is_work_trial(trial):
-            seen.add(key)
-            unique.append(trial)
-    return unique
+    return _first_completed(study, lambda t: trial_architecture_id(t) if is_work_trial(t) else None)
 
 
 def failed_architectures(study: optuna.Study) -> dict[str, str]:

@@ -54,29 +54,27 @@ class StudyLatency(Proxy):
         self.measure = measure
         self.epoch = epoch
         self.values = values
-        self.added: dict[str, list[float]] = {}
 
     def provenance(self) -> dict[str, Any]:
         return {"latency_epoch": self.epoch, "method": self.measure.provenance().get("method")}
 
-    def sync(self, study: optuna.Study) -> None:
+    def sync(self, study: optuna.Study, measured_on: dict[str, Any] | None = None) -> None:
         """Merge with the epoch as stored: the stored values win (another process may have
-        written the epoch first), and only what this process added is written back."""
+        written the epoch first), and only what this process measured beyond them is written."""
         stored = load_epoch(study, self.epoch)
         values = dict(stored.get("values", {}))
         missing = {key: value for key, value in self.values.items() if key not in values}
         if missing:
             values.update(missing)
-            store_epoch(study, self.epoch, values, stored.get("measured_on", {}))
+            store_epoch(study, self.epoch, values, stored.get("measured_on", measured_on or {}))
         self.values.update(values)
-        self.added = {}
 
     def evaluate(self, architecture: Architecture) -> Measurement:
         entry = self.values.get(architecture.id)
         if entry is None:
             measured = self.measure.evaluate(architecture)
             entry = [measured.value, measured.spread or 0.0]
-            self.values[architecture.id] = self.added[architecture.id] = entry
+            self.values[architecture.id] = entry
         return Measurement(
             self.name,
             float(entry[0]),
@@ -110,9 +108,6 @@ def study_latency(
         values[architecture.id] = [measured.value, measured.spread or 0.0]
         if on_progress is not None:
             on_progress(done, len(missing))
-    if missing:
-        # Another process may have written this epoch while we measured: its values win.
-        latest = load_epoch(study, epoch).get("values", {}) if not remeasure or stored else {}
-        values.update(latest)
-        store_epoch(study, epoch, values, stored.get("measured_on", measured_on))
-    return StudyLatency(proxy, epoch, values)
+    latency = StudyLatency(proxy, epoch, values)
+    latency.sync(study, measured_on)  # another process may have written the epoch meanwhile
+    return latency

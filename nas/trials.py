@@ -81,11 +81,7 @@ def _objective(
         # What this trial paid (0 when every value came from a cache): summed over the study,
         # it is the training cost of all workers together.
         trial.set_user_attr("training_steps", evaluator.cost.training_steps - steps_before)
-        best = record_theta_trials(trial, architecture, measurements)
-        trial.set_user_attr("theta_index", best)
-        per_theta = measurements["error"].details.get("per_theta") or []
-        if per_theta:
-            trial.set_user_attr("theta", _theta_settings(per_theta[best]))
+        record_theta_trials(trial, architecture, measurements)
         return [measurements[name].value for name in OBJECTIVES]
 
     return objective
@@ -93,8 +89,8 @@ def _objective(
 
 def record_theta_trials(
     trial: optuna.Trial, architecture: Any, measurements: dict[str, Any]
-) -> int:
-    """Add one completed trial per θ other than the best; return the best θ's index.
+) -> None:
+    """Mark `trial` with its best θ and add one completed trial per other (finite) θ.
 
     The trial that trained the candidate stands for its best θ (its values are the candidate's
     p, i and ê); the study holds one trial per (ξ, θ). Should the worker die before its own trial
@@ -103,6 +99,9 @@ def record_theta_trials(
     error = measurements["error"]
     per_theta = error.details.get("per_theta") or []
     best = int(error.details.get("theta_best", 0))
+    trial.set_user_attr("theta_index", best)
+    if per_theta:
+        trial.set_user_attr("theta", _theta_settings(per_theta[best]))
     for index, theta in enumerate(per_theta):
         if index == best or not math.isfinite(theta["value"]):
             continue  # a diverged θ stays in the candidate's details, not as a trial
@@ -124,7 +123,6 @@ def record_theta_trials(
                 },
             )
         )
-    return best
 
 
 def _theta_settings(theta: dict[str, Any]) -> dict[str, Any]:

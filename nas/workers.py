@@ -18,11 +18,6 @@ from typing import Any
 from bortnas.config import SearchConfig
 
 
-def is_journal_url(url: str | None) -> bool:
-    """Optuna's journal storage: a file log without heartbeats."""
-    return bool(url) and (url.startswith("journal:") or url.endswith((".log", ".journal")))
-
-
 def _exit_with_parent(parent: int) -> None:
     """A local worker ends itself once its parent is gone (even after `kill -9` of the parent):
     orphaned workers would otherwise train on, unseen, until the queue is empty."""
