@@ -26,10 +26,10 @@ import time
 
 import torch
 
-from bortnas.agora import agora, finetune_plain
-from bortnas.architecture import Architecture
-from bortnas.tasks import load_task
-from bortnas.teacher import default_teacher
+from bortnas.core.architecture import Architecture
+from bortnas.finetuning.agora import agora, finetune_plain
+from bortnas.finetuning.classification import finetuned_teacher
+from bortnas.finetuning.tasks import load_task
 
 STUDENT = Architecture(2, 4, 128, 256, vocab_size=2048, max_positions=128)
 
@@ -44,7 +44,7 @@ def main() -> None:
     torch.set_num_threads(args.threads)  # 2 shared cores: one thread avoids contention
     started = time.perf_counter()
     task = load_task(args.data, train_size=args.train_size, eval_size=200, test_size=500)
-    teacher = default_teacher(task.train, task.num_labels)
+    teacher = finetuned_teacher(task.train, task.num_labels)
     teacher_test = teacher.accuracy(task.test)
     print(
         f"task {task.name} {task.label_names}: train {len(task.train)}, eval "

@@ -53,7 +53,7 @@ from typing import Any
 import numpy as np
 from scipy.stats import bootstrap, kendalltau, spearmanr
 
-from bortnas.architecture import Architecture
+from bortnas.core.architecture import Architecture
 from bortnas.proxies.error import DEFAULT_STEPS, DEFAULT_THETA, DistillationErrorProxy
 
 # --- mode self (issue 4) ------------------------------------------------------------------------
@@ -293,8 +293,8 @@ def _spread_over_noise(errors: np.ndarray, stds: np.ndarray) -> tuple[float, flo
 def _w_table(
     shapes: list[tuple[int, int, int, int]], errors: np.ndarray, latency: dict[tuple, float]
 ) -> np.ndarray:
-    from bortnas.proxies.parameters import count_parameters
-    from bortnas.wcoefficient import w_coefficients
+    from bortnas.core.architecture import count_parameters
+    from bortnas.extraction.wcoefficient import w_coefficients
 
     p = np.array([count_parameters(Architecture(*s)).without_embeddings for s in shapes], float)
     i = np.array([latency[s] for s in shapes], float)

@@ -154,11 +154,11 @@ MAX_GRAD_NORM = 1.0
 
 
 def _teacher_class() -> Any:
-    """A Teacher that embeds on a chosen device (the library's embeds on the CPU)."""
-    from bortnas.proxies.teacher import EMBED_BATCH, TEACHER_MAX_LENGTH, Teacher
+    """An EmbeddingTeacher that embeds on a chosen device (the library's embeds on the CPU)."""
+    from bortnas.core.teacher import EMBED_BATCH, TEACHER_MAX_LENGTH, EmbeddingTeacher
 
-    class DeviceTeacher(Teacher):
-        """Same identity and pooling as `Teacher`; weights cast to float32, run on `device`."""
+    class DeviceTeacher(EmbeddingTeacher):
+        """Same identity and pooling as `EmbeddingTeacher`; float32 weights, run on `device`."""
 
         device = "cpu"
 
@@ -206,9 +206,9 @@ def _theta(settings: dict[str, Any], loss: str) -> tuple[Any, ...]:
 
 def build_proxies(settings: dict[str, Any], device: str, teacher_device: str) -> dict[str, Any]:
     """One `DistillationErrorProxy` per loss, sharing the corpus and the tokenizer."""
+    from bortnas.core.teacher import shipped_minilm_folder
     from bortnas.proxies.corpus import load_corpus
     from bortnas.proxies.error import DistillationErrorProxy
-    from bortnas.proxies.teacher import default_teacher_dir
     from bortnas.proxies.tokenizer import load_tokenizer, train_tokenizer
 
     corpus = load_corpus(settings["corpus"])
@@ -236,7 +236,7 @@ def build_proxies(settings: dict[str, Any], device: str, teacher_device: str) ->
             if folder:
                 teacher = teacher_class(folder)
             else:
-                teacher = teacher_class(default_teacher_dir(), name="all-MiniLM-L6-v2")
+                teacher = teacher_class(shipped_minilm_folder(), name="all-MiniLM-L6-v2")
             teacher.device = teacher_device
             proxies[loss] = DistillationErrorProxy(
                 teacher=teacher,
@@ -260,7 +260,7 @@ def _configure_torch(device: str) -> None:
 
 def run_job(proxies: dict[str, Any], job: tuple[tuple[int, int, int, int], str]) -> dict[str, Any]:
     """Train every θ and seed of one (shape, loss) in one pass; the per-student errors."""
-    from bortnas.architecture import Architecture
+    from bortnas.core.architecture import Architecture
 
     shape, loss = job
     measurement = proxies[loss].evaluate(Architecture(*shape))

@@ -27,7 +27,7 @@ import numpy as np
 from scipy.stats import spearmanr
 
 from bortnas import BERT_BASE, BERT_LARGE, BORT, Architecture, load_space
-from bortnas.cache import MeasurementCache
+from bortnas.proxies.base import MeasurementCache
 from bortnas.proxies.latency import MeasuredLatencyProxy
 from bortnas.proxies.latency_table import PredictedLatencyProxy
 

@@ -21,8 +21,8 @@ import time
 from pathlib import Path
 
 from bortnas import load_space
-from bortnas.config import SearchConfig
-from bortnas.search import search
+from bortnas.extraction.config import SearchConfig
+from bortnas.extraction.search import search
 
 HERE = Path(__file__).resolve().parent
 

@@ -18,7 +18,7 @@ import time
 import numpy as np
 import torch
 
-from bortnas.architecture import Architecture
+from bortnas.core.architecture import Architecture
 from bortnas.proxies.error import (
     DEFAULT_THETA,
     DistillationErrorProxy,

@@ -8,35 +8,36 @@ from __future__ import annotations
 
 from typing import Any
 
-from bortnas.architecture import BERT_BASE, BERT_LARGE, BORT, Architecture
-from bortnas.config import SearchConfig
-from bortnas.errors import BortnasError
-from bortnas.export import export_architecture, load_architecture
-from bortnas.proxies import Measurement, ParameterProxy, Proxy, count_parameters
+from bortnas.proxies import Measurement, ParameterProxy, Proxy
 from bortnas.search_spaces import SearchSpace, load_space
-from bortnas.wcoefficient import Exponents, w_coefficients
+
+from .core.architecture import BERT_BASE, BERT_LARGE, BORT, Architecture, count_parameters
+from .core.errors import BortnasError
+from .extraction.config import SearchConfig
+from .extraction.export import export_architecture, load_architecture
+from .extraction.wcoefficient import Exponents, w_coefficients
 
 _LAZY = {
-    "search": "bortnas.search",
-    "SearchResult": "bortnas.search",
-    "print_report": "bortnas.report",
-    "non_dominated_mask": "bortnas.pareto",
-    "hypervolume": "bortnas.pareto",
+    "search": "bortnas.extraction.search",
+    "SearchResult": "bortnas.extraction.result",
+    "print_report": "bortnas.extraction.report",
+    "non_dominated_mask": "bortnas.extraction.pareto",
+    "hypervolume": "bortnas.extraction.pareto",
     "MeasuredLatencyProxy": "bortnas.proxies.latency",
     "PredictedLatencyProxy": "bortnas.proxies.latency_table",
-    "make_latency_proxy": "bortnas.proxies.latency",
+    "make_latency_proxy": "bortnas.proxies.latency_table",
     "DistillationErrorProxy": "bortnas.proxies.error",
     "TrainingSetting": "bortnas.proxies.error",
-    "agora": "bortnas.agora",
-    "finetune_plain": "bortnas.agora",
-    "FinetuneResult": "bortnas.agora",
-    "load_task": "bortnas.tasks",
-    "Task": "bortnas.tasks",
-    "Split": "bortnas.tasks",
-    "Hyperparameters": "bortnas.theta",
-    "load_theta": "bortnas.theta",
-    "default_teacher": "bortnas.teacher",
-    "load_teacher": "bortnas.teacher",
+    "agora": "bortnas.finetuning.agora",
+    "finetune_plain": "bortnas.finetuning.agora",
+    "FinetuneResult": "bortnas.finetuning.agora",
+    "load_task": "bortnas.finetuning.tasks",
+    "Task": "bortnas.finetuning.tasks",
+    "Split": "bortnas.finetuning.tasks",
+    "Hyperparameters": "bortnas.finetuning.theta",
+    "load_theta": "bortnas.finetuning.theta",
+    "finetuned_teacher": "bortnas.finetuning.classification",
+    "load_classifier_teacher": "bortnas.core.teacher",
 }
 
 __all__ = [

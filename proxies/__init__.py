@@ -8,17 +8,19 @@ from __future__ import annotations
 
 from typing import Any
 
-from bortnas.proxies.base import Measurement, Proxy, evaluate_cached
-from bortnas.proxies.parameters import ParameterCount, ParameterProxy, count_parameters
+from bortnas.core.architecture import ParameterCount, count_parameters
+
+from .base import Measurement, Proxy, evaluate_cached
+from .parameters import ParameterProxy
 
 _LAZY = {
     "MeasuredLatencyProxy": "bortnas.proxies.latency",
-    "make_latency_proxy": "bortnas.proxies.latency",
+    "make_latency_proxy": "bortnas.proxies.latency_table",
     "hardware_fingerprint": "bortnas.proxies.latency",
     "PredictedLatencyProxy": "bortnas.proxies.latency_table",
     "DistillationErrorProxy": "bortnas.proxies.error",
     "load_corpus": "bortnas.proxies.corpus",
-    "load_teacher": "bortnas.proxies.teacher",
+    "load_embedding_teacher": "bortnas.core.teacher",
 }
 
 __all__ = [

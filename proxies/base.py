@@ -4,20 +4,27 @@ Why one interface: the optimizer, the store and the report treat parameters, lat
 alike — a name, a unit, a cost, and `evaluate(architecture)` returning a `Measurement` that
 carries what the number depends on (never a bare number). Caching is generic too:
 a proxy's `provenance()` plus the architecture's id is the cache key, so changing a fidelity knob
-or the hardware can never return a stale value.
+or the hardware can never return a stale value. The `MeasurementCache` keeps one checksummed
+JSON file per entry: shareable between processes without locks (all values of one key are
+equivalent), and a damaged entry is discarded and recomputed, with a warning.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
+import os
+import warnings
 from abc import ABC, abstractmethod
 from dataclasses import asdict, dataclass, field
+from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar
 
+from bortnas.core.errors import StoreError
+from bortnas.core.files import default_cache_dir, write_json_atomic
+
 if TYPE_CHECKING:
-    from bortnas.architecture import Architecture
-    from bortnas.cache import MeasurementCache
+    from bortnas.core.architecture import Architecture
 
 
 @dataclass(frozen=True)
@@ -99,3 +106,52 @@ def lookup_or_measure(
     measurement = proxy.evaluate(architecture)
     cache.put(key, measurement)
     return measurement, False
+
+
+def _checksum(payload: Any) -> str:
+    return hashlib.sha256(json.dumps(payload, sort_keys=True).encode()).hexdigest()
+
+
+class MeasurementCache:
+    """Measurements keyed by `Proxy.cache_key`, under one folder."""
+
+    def __init__(self, folder: str | Path | None = None) -> None:
+        self.folder = Path(folder) if folder is not None else default_cache_dir() / "measurements"
+        try:
+            self.folder.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise StoreError(
+                f"{self.folder}: cannot create cache folder ({exc.strerror})"
+            ) from None
+        if not os.access(self.folder, os.W_OK):
+            raise StoreError(f"{self.folder}: cache folder is not writable")
+
+    def _path(self, key: str) -> Path:
+        if not key or "/" in key or key.startswith("."):
+            raise ValueError(f"invalid cache key {key!r}")
+        return self.folder / f"{key}.json"
+
+    def get(self, key: str) -> Measurement | None:
+        """The stored measurement, or None when absent or damaged (damaged ones are removed)."""
+        path = self._path(key)
+        try:
+            entry = json.loads(path.read_text(encoding="utf-8"))
+            payload = entry["measurement"]
+            if entry["sha256"] != _checksum(payload):
+                raise ValueError("checksum mismatch")
+            return Measurement.from_dict(payload)
+        except FileNotFoundError:
+            return None
+        except (ValueError, KeyError, TypeError, UnicodeDecodeError) as exc:
+            warnings.warn(
+                f"discarding damaged cache entry {path} ({exc}); recomputing", stacklevel=2
+            )
+            path.unlink(missing_ok=True)
+            return None
+
+    def put(self, key: str, measurement: Measurement) -> None:
+        payload = json.loads(json.dumps(measurement.to_dict(), default=str))
+        write_json_atomic(self._path(key), {"sha256": _checksum(payload), "measurement": payload})
+
+    def __len__(self) -> int:
+        return sum(1 for _ in self.folder.glob("*.json"))

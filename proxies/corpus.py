@@ -30,9 +30,10 @@ import subprocess
 from dataclasses import dataclass
 from pathlib import Path
 
-from bortnas.cache import default_cache_dir, write_json_atomic
-from bortnas.errors import DataError
-from bortnas.proxies.wordnet import PARTS, WORDNET_DIR, data_path, synsets
+from bortnas.core.errors import DataError
+from bortnas.core.files import default_cache_dir, write_json_atomic
+
+from .wordnet import PARTS, WORDNET_DIR, data_path, synsets
 
 FORTUNES_DIR = Path("/usr/share/games/fortunes")
 #: Pictures rather than text.

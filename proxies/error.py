@@ -6,7 +6,7 @@ be on a ratio scale. By default each width-scaled student learns to reproduce al
 sentence embeddings of real text through a linear head; its error is the held-out mean of
 `1 - cos(student, teacher)`: 0 means "matches the teacher", there is no constant offset, and the
 loss lies in [0, 2] (bounded, 1-Lipschitz in the normalised output; clamped per example anyway).
-W needs ê > 0, so the search floors it at `ERROR_FLOOR` (`bortnas.wcoefficient`).
+W needs ê > 0, so the search floors it at `ERROR_FLOOR` (`bortnas.extraction.wcoefficient`).
 
 The R students of one candidate (every θ times every seed) train together in one vectorised pass
 (`bortnas.proxies.student`); the candidate's ê is the best θ's mean over seeds, and every θ's
@@ -24,13 +24,14 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from bortnas.errors import DataError
-from bortnas.proxies.base import Measurement, Proxy
-from bortnas.proxies.corpus import Corpus, load_corpus
-from bortnas.proxies.replicas import ReplicaTrainer
-from bortnas.proxies.teacher import EmbeddingStore, Teacher, load_teacher
-from bortnas.proxies.tokenizer import StudentTokenizer, load_tokenizer, train_tokenizer
-from bortnas.proxies.training import (  # noqa: F401  (re-exported: the proxy's public knobs)
+from bortnas.core.errors import DataError
+from bortnas.core.teacher import EmbeddingStore, EmbeddingTeacher, load_embedding_teacher
+
+from .base import Measurement, Proxy
+from .corpus import Corpus, load_corpus
+from .replicas import ReplicaTrainer
+from .tokenizer import StudentTokenizer, load_tokenizer, train_tokenizer
+from .training import (  # noqa: F401  (re-exported: the proxy's public knobs)
     DEFAULT_BATCH_SIZE,
     DEFAULT_EVAL_SIZE,
     DEFAULT_LEARNING_RATE,
@@ -49,7 +50,7 @@ from bortnas.proxies.training import (  # noqa: F401  (re-exported: the proxy's 
 )
 
 if TYPE_CHECKING:
-    from bortnas.architecture import Architecture
+    from bortnas.core.architecture import Architecture
 
 
 def _versions() -> dict[str, str]:
@@ -84,7 +85,7 @@ class DistillationErrorProxy(Proxy):
         width_scale: float = DEFAULT_WIDTH_SCALE,
         seeds: int = 1,
         corpus: str | Path | Corpus | None = None,
-        teacher: str | Path | Teacher | None = None,
+        teacher: str | Path | EmbeddingTeacher | None = None,
         tokenizer: str | Path | StudentTokenizer | None = None,
         vocab_size: int = 8192,
         eval_size: int = DEFAULT_EVAL_SIZE,
@@ -126,7 +127,9 @@ class DistillationErrorProxy(Proxy):
         if isinstance(corpus, (str, Path)) and not Path(corpus).expanduser().exists():
             raise DataError(f"{corpus}: corpus not found (give a text file or a folder of .txt)")
         self._corpus_spec = corpus
-        self.teacher = teacher if isinstance(teacher, Teacher) else load_teacher(teacher)
+        self.teacher = (
+            teacher if isinstance(teacher, EmbeddingTeacher) else load_embedding_teacher(teacher)
+        )
         if isinstance(tokenizer, (str, Path)):
             tokenizer = load_tokenizer(tokenizer)
         self._tokenizer: StudentTokenizer | None = tokenizer

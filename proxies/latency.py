@@ -29,13 +29,14 @@ from collections.abc import Callable, Iterator
 from functools import lru_cache
 from typing import TYPE_CHECKING, Any
 
-from bortnas.errors import BortnasError
-from bortnas.proxies.base import Measurement, Proxy
+from bortnas.core.errors import BortnasError
+
+from .base import Measurement, Proxy
 
 if TYPE_CHECKING:
     import torch
 
-    from bortnas.architecture import Architecture
+    from bortnas.core.architecture import Architecture
 
 #: Weights are drawn from one seeded pool of this many normal values, tiled over every parameter:
 #: timing does not depend on the values, and drawing BERT-large's 335 M normals costs seconds.
@@ -238,7 +239,7 @@ def warm_up_process(device: str, threads: int) -> None:
     """Run a throw-away model once per process and device: the first model timed runs slow."""
     if device in _WARM_DEVICES:
         return
-    from bortnas.architecture import Architecture
+    from bortnas.core.architecture import Architecture
 
     arch = Architecture(depth=2, heads=8, hidden=512, intermediate=2048, vocab_size=1024)
     model = build_model(arch, device)
@@ -363,14 +364,3 @@ class MeasuredLatencyProxy(Proxy):
             },
             provenance=self.provenance(),
         )
-
-
-def make_latency_proxy(method: str = "measured", **knobs: Any) -> Proxy:
-    """The latency proxy for `method` ("measured" or "predicted"), built with `knobs`."""
-    if method == "measured":
-        return MeasuredLatencyProxy(**knobs)
-    if method == "predicted":
-        from bortnas.proxies.latency_table import PredictedLatencyProxy
-
-        return PredictedLatencyProxy(**knobs)
-    raise LatencyError(f"unknown latency method {method!r}; expected one of {', '.join(METHODS)}")

@@ -34,17 +34,17 @@ from typing import Any, Literal
 
 import numpy as np
 
-from bortnas.architecture import Architecture
-from bortnas.cache import MeasurementCache
-from bortnas.proxies.base import Measurement, Proxy, evaluate_cached
-from bortnas.proxies.latency import (
+from bortnas.core.architecture import Architecture, count_parameters
+
+from .base import Measurement, MeasurementCache, Proxy, evaluate_cached
+from .latency import (
+    METHODS,
     LatencyError,
     MeasuredLatencyProxy,
     check_positive_int,
     model_inputs,
     random_weights,
 )
-from bortnas.proxies.parameters import count_parameters
 
 DEFAULT_SPACE = "bert-large"
 
@@ -299,3 +299,12 @@ class PredictedLatencyProxy(Proxy):
             },
             provenance=self.provenance(),
         )
+
+
+def make_latency_proxy(method: str = "measured", **knobs: Any) -> Proxy:
+    """The latency proxy for `method` ("measured" or "predicted"), built with `knobs`."""
+    if method == "measured":
+        return MeasuredLatencyProxy(**knobs)
+    if method == "predicted":
+        return PredictedLatencyProxy(**knobs)
+    raise LatencyError(f"unknown latency method {method!r}; expected one of {', '.join(METHODS)}")

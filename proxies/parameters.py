@@ -1,49 +1,11 @@
-"""Exact parameter count of transformers' `BertModel` (with pooler), in closed form.
-
-Why closed form: the whole bert-large space must be scored in milliseconds, without allocating a
-single weight. The formula (derived on paper, checked in the tests against
-`sum(p.numel() for p in BertModel(config).parameters())`):
-  embeddings  (V + P + T)·H + 2H          (word, position, token-type tables; LayerNorm)
-  each layer  4H² + 2HI + 9H + I          (Q, K, V, output projections with biases, two
-                                           LayerNorms, the feed-forward pair with biases)
-  pooler      H² + H
-The number of heads A does not enter: heads split H, they do not add weights.
-"""
+"""The parameter proxy p(ξ): the exact closed-form count (`count_parameters`, which lives next
+to `Architecture` so that spaces can filter by size without importing any proxy)."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from bortnas.core.architecture import Architecture, count_parameters
 
-from bortnas.architecture import Architecture
-from bortnas.proxies.base import Measurement, Proxy
-
-
-@dataclass(frozen=True)
-class ParameterCount:
-    """Total parameters, and the part outside the embedding tables."""
-
-    total: int
-    embeddings: int
-    encoder: int
-    pooler: int
-
-    @property
-    def without_embeddings(self) -> int:
-        return self.total - self.embeddings
-
-
-def count_parameters(architecture: Architecture) -> ParameterCount:
-    """Exact parameter count of `BertModel(architecture.to_bert_config())`, pooler included."""
-    h = architecture.hidden
-    i = architecture.intermediate
-    embeddings = (
-        architecture.vocab_size + architecture.max_positions + architecture.type_vocab_size
-    ) * h + 2 * h
-    encoder = architecture.depth * (4 * h * h + 2 * h * i + 9 * h + i)
-    pooler = h * h + h
-    return ParameterCount(
-        total=embeddings + encoder + pooler, embeddings=embeddings, encoder=encoder, pooler=pooler
-    )
+from .base import Measurement, Proxy
 
 
 class ParameterProxy(Proxy):

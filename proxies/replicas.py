@@ -14,8 +14,8 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from bortnas.proxies.schedule import linear_warmup_decay
-from bortnas.proxies.student import (
+from .schedule import linear_warmup_decay
+from .student import (
     ReplicaAdamW,
     StudentShape,
     encode,
@@ -23,14 +23,15 @@ from bortnas.proxies.student import (
     masked_lm_logits,
     pooled_prediction,
 )
-from bortnas.proxies.training import EVAL_MASK_SEED, TrainingSetting, scaled_width
+from .training import EVAL_MASK_SEED, TrainingSetting, scaled_width
 
 if TYPE_CHECKING:
     import torch
 
-    from bortnas.architecture import Architecture
-    from bortnas.proxies.teacher import Teacher
-    from bortnas.proxies.tokenizer import StudentTokenizer
+    from bortnas.core.architecture import Architecture
+    from bortnas.core.teacher import EmbeddingTeacher
+
+    from .tokenizer import StudentTokenizer
 
 
 @dataclass(frozen=True)
@@ -48,7 +49,7 @@ class ReplicaTrainer:
     clip: float
     mask_probability: float
     temperature: float
-    teacher: Teacher | None
+    teacher: EmbeddingTeacher | None
     device: str
 
     def train(

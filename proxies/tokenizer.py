@@ -22,13 +22,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from bortnas.cache import atomic_path, default_cache_dir
-from bortnas.errors import DataError
+from bortnas.core.errors import DataError
+from bortnas.core.files import atomic_path, default_cache_dir
 
 if TYPE_CHECKING:
     from tokenizers import Tokenizer
 
-    from bortnas.proxies.corpus import Corpus
+    from .corpus import Corpus
 
 DEFAULT_VOCAB_SIZE = 8192
 SPECIAL_TOKENS = ("<pad>", "<s>", "</s>", "<unk>", "<mask>")

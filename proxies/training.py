@@ -10,10 +10,10 @@ import math
 from dataclasses import asdict, dataclass
 from typing import TYPE_CHECKING, Any
 
-from bortnas.errors import BortnasError
+from bortnas.core.errors import BortnasError
 
 if TYPE_CHECKING:
-    from bortnas.architecture import Architecture
+    from bortnas.core.architecture import Architecture
 
 VERSION = 3
 EVAL_MASK_SEED = 1234
@@ -83,7 +83,7 @@ def scaled_width(architecture: Architecture, width_scale: float) -> tuple[int, i
 
 def resolve_training_device(device: str) -> str:
     """cpu, cuda or auto (CUDA when torch sees a GPU, else the CPU): one rule for every proxy."""
-    from bortnas.proxies.latency import LatencyError, resolve_device
+    from .latency import LatencyError, resolve_device
 
     try:
         return resolve_device(device)

@@ -15,8 +15,8 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
-from bortnas.architecture import MAX_DIMENSION, Architecture
-from bortnas.errors import ArchitectureError, SpaceError
+from bortnas.core.architecture import MAX_DIMENSION, Architecture, count_parameters
+from bortnas.core.errors import ArchitectureError, SpaceError
 
 DIMENSIONS = ("depth", "heads", "hidden", "intermediate")
 CONTEXT_KEYS = ("vocab_size", "max_positions", "type_vocab_size")
@@ -212,8 +212,6 @@ def _enumerate(
     source: str,
 ) -> list[Architecture]:
     """Every allowed combination, in the deterministic order depth, heads, hidden, intermediate."""
-    from bortnas.proxies.parameters import count_parameters
-
     candidates = []
     for depth, heads, hidden, intermediate in itertools.product(
         *(dimensions[key] for key in DIMENSIONS)

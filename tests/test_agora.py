@@ -10,16 +10,16 @@ from pathlib import Path
 import pytest
 import torch
 
-import bortnas.agora as agora_module
-from bortnas.agora import agora, finetune_plain
-from bortnas.architecture import Architecture
-from bortnas.classification import build_student, classifier_tokenizer, train_classifier
+import bortnas.finetuning.agora as agora_module
 from bortnas.cli import main
-from bortnas.errors import DataError, StoreError
-from bortnas.export import export_architecture
-from bortnas.tasks import load_task, table_examples
-from bortnas.teacher import Teacher, load_teacher
-from bortnas.theta import (
+from bortnas.core.architecture import Architecture
+from bortnas.core.errors import DataError, StoreError
+from bortnas.core.teacher import ClassifierTeacher, load_classifier_teacher
+from bortnas.extraction.export import export_architecture
+from bortnas.finetuning.agora import agora, finetune_plain
+from bortnas.finetuning.classification import build_student, classifier_tokenizer, train_classifier
+from bortnas.finetuning.tasks import load_task, table_examples
+from bortnas.finetuning.theta import (
     Hyperparameters,
     ThetaError,
     grid,
@@ -48,13 +48,13 @@ def task():
 
 
 @pytest.fixture(scope="module")
-def teacher(task) -> Teacher:
+def teacher(task) -> ClassifierTeacher:
     """A real (tiny) classifier trained a few steps on the train split: loose accuracy is fine."""
     tokenizer = classifier_tokenizer(task.train.texts, 256, cache=False)
     model = build_student(ARCH, tokenizer, 2, seed=0)
     theta = Hyperparameters(learning_rate=3e-3, batch_size=16, epochs=6)
     train_classifier(model, tokenizer, task.train, theta, seed=0, max_length=32)
-    return Teacher(model, tokenizer, {"source": "tiny test teacher"}, max_length=32)
+    return ClassifierTeacher(model, tokenizer, {"source": "tiny test teacher"}, max_length=32)
 
 
 def test_pruning_rules_as_specified() -> None:
@@ -105,7 +105,7 @@ def test_the_test_split_never_reaches_training_or_selection(task, teacher, monke
     real_train, real_evaluate, real_label = (
         agora_module.train_classifier,
         agora_module.evaluate,
-        Teacher.label,
+        ClassifierTeacher.label,
     )
 
     def spy_train(model, tokenizer, data, *args, **kwargs):
@@ -122,7 +122,7 @@ def test_the_test_split_never_reaches_training_or_selection(task, teacher, monke
 
     monkeypatch.setattr(agora_module, "train_classifier", spy_train)
     monkeypatch.setattr(agora_module, "evaluate", spy_evaluate)
-    monkeypatch.setattr(Teacher, "label", spy_label)
+    monkeypatch.setattr(ClassifierTeacher, "label", spy_label)
     result = agora(ARCH, teacher, task.train, task.eval, EIGHT[:2], patience=None, **FAST)
     assert seen and set(task.train.texts) <= seen and set(task.eval.texts) <= seen
     assert not seen & set(task.test.texts)
@@ -235,7 +235,7 @@ def test_pickle_teachers_are_refused(tmp_path) -> None:
     (tmp_path / "config.json").write_text("{}")
     (tmp_path / "pytorch_model.bin").write_bytes(b"not even a pickle")
     with pytest.raises(DataError, match="pickle"):
-        load_teacher(tmp_path, 2)
+        load_classifier_teacher(tmp_path, 2)
 
 
 def _csv(path: Path, task) -> Path:
@@ -365,7 +365,7 @@ def test_cli_plain_from_a_checkpoint_student(task, teacher, tmp_path, capsys) ->
 def test_agora_config_is_frozen_keyword_only_and_documented():
     import dataclasses
 
-    from bortnas.agora import AgoraConfig
+    from bortnas.finetuning.agora import AgoraConfig
 
     config = AgoraConfig(seed=3, generators=["swap"])
     assert config.generators == ("swap",)

@@ -5,8 +5,8 @@ import re
 import pytest
 
 from bortnas import BORT, Architecture
-from bortnas.architecture import BORT_2_16_512_1024
-from bortnas.errors import ArchitectureError, BortnasError
+from bortnas.core.architecture import BORT_2_16_512_1024
+from bortnas.core.errors import ArchitectureError, BortnasError
 
 
 def test_bort_round_trips_through_bert_config() -> None:

@@ -13,9 +13,9 @@ from pathlib import Path
 import pytest
 
 from bortnas import BORT
-from bortnas.cache import MeasurementCache
 from bortnas.cli import main
 from bortnas.proxies import ParameterProxy, evaluate_cached
+from bortnas.proxies.base import MeasurementCache
 
 SPACE = """
 [dimensions]

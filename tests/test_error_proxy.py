@@ -8,10 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from bortnas.architecture import Architecture
-from bortnas.cache import MeasurementCache
-from bortnas.errors import DataError
-from bortnas.proxies.base import evaluate_cached
+from bortnas.core.architecture import Architecture
+from bortnas.core.errors import DataError
+from bortnas.proxies.base import MeasurementCache, evaluate_cached
 from bortnas.proxies.corpus import load_corpus
 from bortnas.proxies.error import DistillationErrorProxy, TrainingSetting, scaled_width
 from bortnas.proxies.replicas import ReplicaTrainer

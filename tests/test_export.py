@@ -8,7 +8,7 @@ import torch
 from transformers import AutoConfig, AutoModel, BertModel
 
 from bortnas import BORT, Architecture, export_architecture, load_architecture
-from bortnas.errors import ArchitectureError
+from bortnas.core.errors import ArchitectureError
 
 
 def test_export_loads_in_stock_transformers_and_round_trips(tmp_path: Path) -> None:

@@ -12,7 +12,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from bortnas import Architecture, load_architecture, load_space
-from bortnas.errors import BortnasError
+from bortnas.core.errors import BortnasError
 from bortnas.search_spaces import parse_space
 
 SIZES = st.one_of(

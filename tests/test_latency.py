@@ -10,16 +10,19 @@ import pytest
 import torch
 
 from bortnas import Architecture, BortnasError, load_space
-from bortnas.cache import MeasurementCache
-from bortnas.proxies.base import Measurement, evaluate_cached
+from bortnas.proxies.base import Measurement, MeasurementCache, evaluate_cached
 from bortnas.proxies.latency import (
     LatencyError,
     LatencySettings,
     MeasuredLatencyProxy,
     hardware_fingerprint,
-    make_latency_proxy,
 )
-from bortnas.proxies.latency_table import PredictedLatencyProxy, fit_affine, pick_calibration
+from bortnas.proxies.latency_table import (
+    PredictedLatencyProxy,
+    fit_affine,
+    make_latency_proxy,
+    pick_calibration,
+)
 
 TINY = {"vocab_size": 1024, "max_positions": 130}
 SHALLOW = Architecture(depth=1, heads=4, hidden=64, intermediate=256, **TINY)

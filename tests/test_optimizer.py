@@ -5,10 +5,14 @@ import math
 import pytest
 
 from bortnas import load_space
-from bortnas.architecture import BORT, Architecture
-from bortnas.errors import BortnasError
-from bortnas.optimizer import STRATEGIES, epsilon_representatives, get_strategy, maximum_point
-from bortnas.proxies.parameters import count_parameters
+from bortnas.core.architecture import BORT, Architecture, count_parameters
+from bortnas.core.errors import BortnasError
+from bortnas.extraction.optimizer import (
+    STRATEGIES,
+    epsilon_representatives,
+    get_strategy,
+    maximum_point,
+)
 
 
 def _encoder(a: Architecture) -> float:

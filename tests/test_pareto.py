@@ -5,7 +5,7 @@ import itertools
 import numpy as np
 import pytest
 
-from bortnas.pareto import dominates, hypervolume, non_dominated_mask
+from bortnas.extraction.pareto import dominates, hypervolume, non_dominated_mask
 
 
 def _brute_force_front(points: np.ndarray) -> np.ndarray:

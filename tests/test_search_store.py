@@ -13,11 +13,11 @@ import pandas as pd
 import pytest
 
 from bortnas import load_space
-from bortnas.config import SearchConfig
-from bortnas.pareto import non_dominated_mask
-from bortnas.search import search
-from bortnas.store import completed_trials, open_storage, open_study, theta_trials
-from bortnas.wcoefficient import w_coefficients
+from bortnas.extraction.config import SearchConfig
+from bortnas.extraction.pareto import non_dominated_mask
+from bortnas.extraction.search import search
+from bortnas.extraction.store import completed_trials, open_storage, open_study, theta_trials
+from bortnas.extraction.wcoefficient import w_coefficients
 from tests.support.formula_proxies import FormulaError, formula_proxies
 
 _proxies = formula_proxies
@@ -161,8 +161,8 @@ def test_baselines_run_over_the_same_proxies(tmp_path: Path, optimizer: str) -> 
 def test_cheap_checks_fail_before_the_expensive_set_up(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, changes: dict, message: str
 ) -> None:
-    import bortnas.search as search_module
-    from bortnas.errors import StoreError
+    import bortnas.extraction.search as search_module
+    from bortnas.core.errors import StoreError
 
     def expensive(*args, **kwargs):
         raise AssertionError("the proxies were built before the cheap checks")
@@ -180,10 +180,10 @@ def test_a_trial_whose_worker_died_before_starting_it_is_failed_and_retried(
     that Optuna's stale check never fails; the search must not wait on it forever."""
     from optuna.trial import TrialState
 
-    from bortnas.cache import MeasurementCache
-    from bortnas.evaluation import Evaluator
-    from bortnas.store import enqueue_candidates
-    from bortnas.trials import evaluate_enqueued, fail_never_started
+    from bortnas.extraction.evaluation import Evaluator
+    from bortnas.extraction.store import enqueue_candidates
+    from bortnas.extraction.trials import evaluate_enqueued, fail_never_started
+    from bortnas.proxies.base import MeasurementCache
 
     space = load_space("tiny")
     candidates = space.candidates[:3]
@@ -207,7 +207,7 @@ def test_opening_a_store_while_another_process_creates_its_tables_retries(
     CREATE TABLE as DuplicateTable (SQLAlchemy's ProgrammingError), which must be retried."""
     import sqlalchemy
 
-    import bortnas.store as store
+    import bortnas.extraction.store as store
 
     real = store.RDBStorage
     calls = {"n": 0}
@@ -246,7 +246,7 @@ def test_a_diverged_theta_is_skipped_not_the_candidate(tmp_path: Path) -> None:
 def test_every_theta_diverging_fails_the_measurement(tmp_path: Path) -> None:
     import math
 
-    from bortnas.architecture import Architecture
+    from bortnas.core.architecture import Architecture
     from bortnas.proxies.error import DistillationErrorProxy, TrainingSetting
 
     proxy = DistillationErrorProxy(

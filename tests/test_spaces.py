@@ -5,8 +5,8 @@ from pathlib import Path
 import pytest
 
 from bortnas import BERT_LARGE, BORT, load_space
-from bortnas.architecture import BORT_2_16_512_1024
-from bortnas.errors import SpaceError
+from bortnas.core.architecture import BORT_2_16_512_1024
+from bortnas.core.errors import SpaceError
 from bortnas.search_spaces import builtin_spaces
 
 

@@ -7,7 +7,7 @@ import pytest
 import torch
 from transformers import BertModel
 
-from bortnas.architecture import Architecture
+from bortnas.core.architecture import Architecture
 from bortnas.proxies.error import TrainingSetting
 from bortnas.proxies.student import ReplicaAdamW, StudentShape, encode, initial_weights
 from tests.test_error_proxy import _proxy, corpus_file  # noqa: F401  (fixture)

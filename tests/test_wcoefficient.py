@@ -5,9 +5,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from bortnas.errors import BortnasError
-from bortnas.ranking import error_reduction_needed
-from bortnas.wcoefficient import ERROR_FLOOR, Exponents, tie_band, w_coefficients
+from bortnas.core.errors import BortnasError
+from bortnas.extraction.ranking import error_reduction_needed
+from bortnas.extraction.wcoefficient import ERROR_FLOOR, Exponents, tie_band, w_coefficients
 
 
 def _w(p, i, e, *, exponents=None):

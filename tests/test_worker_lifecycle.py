@@ -9,9 +9,9 @@ import sys
 import time
 from pathlib import Path
 
-from bortnas.config import SearchConfig
-from bortnas.errors import StoreError
-from bortnas.search import search
+from bortnas.core.errors import StoreError
+from bortnas.extraction.config import SearchConfig
+from bortnas.extraction.search import search
 from tests.support.formula_proxies import formula_proxies
 
 
@@ -29,7 +29,16 @@ def _alive(pid: int) -> bool:
 
 
 def test_workers_exit_when_the_main_process_is_killed(tmp_path: Path) -> None:
-    command = [sys.executable, "-m", "bortnas.cli", "search", "--space", "tiny", "--steps", "400"]
+    command = [
+        sys.executable,
+        "-m",
+        "bortnas.cli",
+        "search",
+        "--space",
+        "tiny",
+        "--steps",
+        "400",
+    ]
     command += ["--workers", "2", "--runs-dir", str(tmp_path)]
     main = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     workers: list[int] = []

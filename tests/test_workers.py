@@ -20,7 +20,7 @@ import optuna
 import pytest
 
 from bortnas import load_space
-from bortnas.store import is_work_trial, open_storage
+from bortnas.extraction.store import is_work_trial, open_storage
 from tests.support.formula_proxies import formula_proxies
 
 ROOT = Path(__file__).resolve().parents[1]

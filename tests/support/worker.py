@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import sys
 
-from bortnas.config import SearchConfig
-from bortnas.search import search
+from bortnas.extraction.config import SearchConfig
+from bortnas.extraction.search import search
 from tests.support.formula_proxies import FormulaError, formula_proxies
 
 if __name__ == "__main__":

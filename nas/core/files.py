@@ -1,0 +1,79 @@
+"""Where bortnas keeps files, and the one way it writes them: atomically.
+
+Why one helper: a reader (or a second worker writing the same file) must see either the old file
+or the whole new one, never a part, and a crash mid-write must leave the old one intact. Files go
+through `atomic_path` (or `write_json_atomic`), model folders through `atomic_directory`.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+
+def default_cache_dir() -> Path:
+    """`$BORTNAS_CACHE`, else `$XDG_CACHE_HOME/bortnas`, else `~/.cache/bortnas`."""
+    if "BORTNAS_CACHE" in os.environ:
+        return Path(os.environ["BORTNAS_CACHE"]).expanduser()
+    base = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
+    return Path(base) / "bortnas"
+
+
+@contextmanager
+def atomic_path(path: Path) -> Iterator[Path]:
+    """Yield a temporary path beside `path`; on success it replaces `path` in one rename.
+
+    Why: a reader (or a second worker writing the same report) sees either the old file or the
+    whole new one, never a part, and a crash mid-write leaves the old file intact.
+    """
+    path.parent.mkdir(parents=True, exist_ok=True)
+    handle, temporary = tempfile.mkstemp(
+        dir=path.parent, prefix=f".{path.stem}.", suffix=path.suffix
+    )
+    os.close(handle)
+    try:
+        yield Path(temporary)
+        os.replace(temporary, path)
+    except BaseException:
+        Path(temporary).unlink(missing_ok=True)
+        raise
+
+
+def write_json_atomic(path: Path, data: Any) -> None:
+    """Write JSON atomically (see `atomic_path`), flushed to disk before the rename."""
+    with atomic_path(path) as temporary, temporary.open("w", encoding="utf-8") as stream:
+        json.dump(data, stream, indent=2, sort_keys=True, default=str)
+        stream.flush()
+        os.fsync(stream.fileno())
+
+
+@contextmanager
+def atomic_directory(path: Path, *, keep_existing: bool = False) -> Iterator[Path]:
+    """Yield an empty staging folder beside `path`; on success it becomes `path` in one rename.
+
+    `keep_existing`: when `path` already exists (another process finished the same equivalent
+    work first), keep it and drop the staging folder; otherwise the old folder is replaced.
+    """
+    path.parent.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(dir=path.parent, prefix=f".{path.name}."))
+    try:
+        yield staging
+        if path.exists() and keep_existing:
+            shutil.rmtree(staging)
+            return
+        if path.exists():
+            retired = Path(tempfile.mkdtemp(dir=path.parent, prefix=f".{path.name}.old."))
+            os.replace(path, retired / path.name)
+            os.replace(staging, path)
+            shutil.rmtree(retired, ignore_errors=True)
+        else:
+            os.replace(staging, path)
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise

@@ -1,0 +1,199 @@
+"""`SearchConfig`: every setting of a search, in one frozen, keyword-only, documented object.
+
+Why one object: the CLI options are generated from its fields (`bortnas.cli.search`), the worker
+processes receive it whole, `summary.json` records it, and the study's identity is computed from
+it, so no setting is copied by hand between those places. Each field's `help` is its
+documentation, in the style of `transformers.BertConfig`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field, fields, replace
+from pathlib import Path
+from typing import Any
+
+from bortnas.proxies.error import DEFAULT_STEPS, DEFAULT_THETA, TrainingSetting
+
+from ..core.errors import BortnasError
+
+
+def _help(text: str, **extra: Any) -> dict[str, Any]:
+    return {"help": text, **extra}
+
+
+@dataclass(frozen=True, kw_only=True)
+class SearchConfig:
+    """What to search, how to score it and where to keep the results."""
+
+    space: str = field(
+        default="bert-large",
+        metadata=_help("built-in space name (`bortnas spaces`) or the path of a .toml space"),
+    )
+    optimizer: str = field(
+        default="fptas",
+        metadata=_help("fptas (the paper's), exhaustive (reference: 10x s), random or nsga2"),
+    )
+    epsilon: int = field(
+        default=1,
+        metadata=_help(
+            "ε: sort the space by p, cut it into intervals of ε candidates, train one per "
+            "interval (1 trains every candidate)"
+        ),
+    )
+    steps: int = field(
+        default=DEFAULT_STEPS,
+        metadata=_help("s: training steps of each student (per θ)"),
+    )
+    theta: tuple[TrainingSetting, ...] = field(
+        default=DEFAULT_THETA,
+        metadata=_help(
+            "Θ: training settings; every candidate is trained under each and keeps its best "
+            "(CLI: a Θ file in Agora's format, .toml or .json)",
+            cli="--theta",
+            metavar="FILE",
+        ),
+    )
+    seeds: int = field(
+        default=1,
+        metadata=_help("seeds per θ; with 2 or more the tie band uses the measured seed noise"),
+    )
+    reference: tuple[int, int, int, int] | None = field(
+        default=None,
+        metadata=_help(
+            "T as D A H I (need not be in the space; only its p and i are used); default: the "
+            "space's maximum point",
+            nargs=4,
+            metavar=("D", "A", "H", "I"),
+        ),
+    )
+    with_embeddings: bool = field(
+        default=False,
+        metadata=_help(
+            "p counts the embeddings too (default: encoder only, the paper's effective size)"
+        ),
+    )
+    alpha: float = field(default=1.0, metadata=_help("exponent on W's parameter factor"))
+    beta: float = field(default=1.0, metadata=_help("exponent on W's latency factor"))
+    gamma: float = field(default=1.0, metadata=_help("exponent on W's 1/error factor"))
+    latency: str = field(
+        default="predicted",
+        metadata=_help("predicted (layer table + calibration) or measured (every candidate timed)"),
+    )
+    latency_batch: int | None = field(default=None, metadata=_help("latency batch size (1)"))
+    latency_sequence: int | None = field(
+        default=None, metadata=_help("latency sequence length (128)")
+    )
+    threads: int | None = field(default=None, metadata=_help("torch threads for latency timing"))
+    device: str = field(
+        default="cpu",
+        metadata=_help("cpu, cuda or auto: where students train and models are timed"),
+    )
+    corpus: str | None = field(
+        default=None, metadata=_help("your text: a file (one document a line) or a folder of .txt")
+    )
+    teacher: str | None = field(
+        default=None,
+        metadata=_help("distillation teacher: default, none (masked LM) or a local checkpoint"),
+    )
+    width_scale: int | None = field(
+        default=None, metadata=_help("students are trained at H/k and I/k (default per space)")
+    )
+    trials: int = field(default=60, metadata=_help("candidates for the random and nsga2 baselines"))
+    seed: int = field(default=0, metadata=_help("seed of the random and nsga2 baselines"))
+    name: str | None = field(
+        default=None, metadata=_help("run folder name (default: the space name)")
+    )
+    runs_dir: str = field(default="runs", metadata=_help("where run folders and caches live"))
+    storage: str | None = field(
+        default=None,
+        metadata=_help(
+            "any Optuna storage URL (postgresql://..., sqlite:///...); processes running the "
+            "same search against one store share the work"
+        ),
+    )
+    remeasure: bool = field(
+        default=False, metadata=_help("time the latency table and calibration again")
+    )
+    workers: int | None = field(
+        default=None,
+        metadata=_help("local processes training side by side (default: one per core, at most 2)"),
+    )
+
+    def __post_init__(self) -> None:
+        for name in ("epsilon", "steps", "seeds", "trials"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+                raise BortnasError(f"--{name} must be a whole number >= 1, got {value!r}")
+        if self.workers is not None and not 1 <= self.workers <= 64:
+            raise BortnasError(f"--workers must be between 1 and 64, got {self.workers}")
+        if not self.theta:
+            raise BortnasError("Θ is empty: give at least one training setting")
+        object.__setattr__(self, "theta", tuple(self.theta))
+        if self.reference is not None:
+            object.__setattr__(self, "reference", tuple(int(v) for v in self.reference))
+        object.__setattr__(self, "space", str(self.space))
+        object.__setattr__(self, "runs_dir", str(self.runs_dir))
+
+    def replace(self, **changes: Any) -> SearchConfig:
+        return replace(self, **changes)
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain JSON-ready values (Θ as a list of tables)."""
+        data = asdict(self)
+        data["theta"] = [setting.to_dict() for setting in self.theta]
+        return data
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> SearchConfig:
+        data = dict(data)
+        data["theta"] = tuple(TrainingSetting(**entry) for entry in data.get("theta", []))
+        if data.get("reference") is not None:
+            data["reference"] = tuple(data["reference"])
+        return cls(**data)
+
+    #: Fields that decide the values of a study's trials (the rest say where and how fast).
+    IDENTITY_FIELDS = (
+        "optimizer",
+        "steps",
+        "theta",
+        "seeds",
+        "with_embeddings",
+        "latency",
+        "latency_batch",
+        "latency_sequence",
+        "width_scale",
+        "trials",
+        "seed",
+    )
+
+
+def load_search_theta(source: str | Path) -> tuple[TrainingSetting, ...]:
+    """Θ for the search from a file in Agora's Θ format (`[grid]` or `[[theta]]`).
+
+    The search varies learning_rate, batch_size, warmup and weight_decay; its training length is
+    `--steps` and its seeds `--seeds`, so a file that varies epochs or seed is refused.
+    """
+    from ..finetuning.theta import load_theta
+
+    settings = load_theta(source)
+    for key in ("epochs", "seed"):
+        if len({getattr(s, key) for s in settings}) > 1:
+            raise BortnasError(
+                f"{source}: the search's Θ cannot vary {key!r} (use --steps and --seeds)"
+            )
+    return tuple(
+        dict.fromkeys(
+            TrainingSetting(
+                learning_rate=s.learning_rate,
+                batch_size=s.batch_size,
+                warmup=s.warmup,
+                weight_decay=s.weight_decay,
+            )
+            for s in settings
+        )
+    )
+
+
+def config_fields() -> list[Any]:
+    """The dataclass fields, in declaration order (the CLI's options)."""
+    return list(fields(SearchConfig))

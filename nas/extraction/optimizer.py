@@ -1,0 +1,140 @@
+"""The algorithm of de Wynter (2020) and the baselines it is compared with, as plain strategies.
+
+Algorithm 1 as restated (arXiv 2010.08512; the exact pseudo-code is not recovered), as
+`bortnas.extraction.search` runs it — sources and our own choices are in docs/algorithm.md:
+  1. Enumerate Ξ; compute p (exact parameters) and i (latency) of every candidate.
+  2. T = the maximum point (largest p, ties by largest i), or the user's reference. W(T) = 0,
+     so T is not trained.
+  3. ε-intervals: sort Ξ by p, cut it into consecutive intervals of ε candidates and keep one
+     representative per interval (`epsilon_representatives`; ε = 1 keeps all).
+  4. Train each kept candidate for s steps under every θ of Θ; its ê is the best over Θ.
+  5. Return the argmax of W (`bortnas.extraction.wcoefficient`), with the Pareto front of (p, i, ê).
+The paper bounds the run time by O(|Ξ| + |W*_T|(1 + |Θ||B||Ξ| / (ε s^{3/2}))). Our knobs: |Ξ| is
+the space, |Θ| and |B| are `--theta` (its batch sizes), ε is `--epsilon` (|Ξ|/ε candidates are
+trained), s is `--steps`. How s enters as s^{3/2} is not recovered: we train each student for
+exactly s steps, so the training cost is ∝ |Θ| |B| s |Ξ| / ε.
+
+Baselines over the same proxies: `exhaustive` (every candidate at `REFERENCE_FACTOR` x s, the
+expensive reference), `random` (a seeded sample) and `nsga2` (Optuna's NSGA-II).
+"""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+import optuna
+
+from ..core.architecture import Architecture
+from ..core.errors import BortnasError
+
+#: Reference budget multiplier of the `exhaustive` baseline.
+REFERENCE_FACTOR = 10
+
+
+def maximum_point(
+    candidates: Sequence[Architecture],
+    parameters: Callable[[Architecture], float],
+    latency: Callable[[Architecture], float],
+) -> Architecture:
+    """Step 2: the candidate with the most parameters; ties by the largest latency, then shape."""
+    return max(candidates, key=lambda c: (parameters(c), latency(c), c.shape))
+
+
+def epsilon_representatives(
+    candidates: Sequence[Architecture],
+    epsilon: int,
+    parameters: Callable[[Architecture], float],
+    cheap_score: Callable[[Architecture], float],
+) -> list[Architecture]:
+    """Step 3: sort by p, cut into consecutive intervals of ε, keep one candidate per interval.
+
+    The representative (our rule; the source does not say) is the interval's candidate with the
+    best `cheap_score` — W's parameter and latency factors, known for every candidate before any
+    training — i.e. the one that would win its interval if the errors inside it were equal. Ties
+    go to the smaller p, then the smaller shape. ε = 1 keeps every candidate; ε = k keeps ⌈n/k⌉.
+    """
+    if isinstance(epsilon, bool) or not isinstance(epsilon, int) or epsilon < 1:
+        raise BortnasError(f"--epsilon must be a whole number >= 1, got {epsilon!r}")
+    ordered = sorted(candidates, key=lambda c: (parameters(c), c.shape))
+    kept = []
+    for start in range(0, len(ordered), epsilon):
+        interval = ordered[start : start + epsilon]
+        kept.append(max(interval, key=lambda c: (cheap_score(c), -parameters(c), _neg(c.shape))))
+    return kept
+
+
+def _neg(shape: tuple[int, ...]) -> tuple[int, ...]:
+    return tuple(-value for value in shape)
+
+
+@dataclass(frozen=True)
+class Strategy:
+    """How an optimizer chooses which candidates to train, and at which budget."""
+
+    name: str
+    description: str
+    #: Multiplier on s.
+    steps_factor: int
+    #: Whether it trains a list fixed in advance (ε-intervals, a random sample) or lets a
+    #: sampler propose candidates (NSGA-II).
+    enumerates: bool
+    #: Whether p and i of the whole space are needed before training (the ε-intervals are).
+    covers_space: bool
+    #: The Optuna sampler of the study.
+    sampler: Callable[[int], optuna.samplers.BaseSampler]
+
+
+def _random_sampler(seed: int) -> optuna.samplers.BaseSampler:
+    return optuna.samplers.RandomSampler(seed=seed)
+
+
+STRATEGIES: dict[str, Strategy] = {
+    "fptas": Strategy(
+        "fptas",
+        "de Wynter (2020): one candidate per ε-interval of p, trained s steps under every θ",
+        1,
+        True,
+        True,
+        _random_sampler,
+    ),
+    "exhaustive": Strategy(
+        "exhaustive",
+        f"reference: every candidate at {REFERENCE_FACTOR}x s",
+        REFERENCE_FACTOR,
+        True,
+        True,
+        _random_sampler,
+    ),
+    "random": Strategy(
+        "random",
+        "baseline: a seeded random sample of candidates at s",
+        1,
+        True,
+        False,
+        _random_sampler,
+    ),
+    "nsga2": Strategy(
+        "nsga2",
+        "baseline: Optuna's NSGA-II over (D, A, H, I) at s",
+        1,
+        False,
+        False,
+        lambda seed: optuna.samplers.NSGAIISampler(seed=seed, population_size=20),
+    ),
+}
+
+
+def get_strategy(name: str) -> Strategy:
+    try:
+        return STRATEGIES[name]
+    except KeyError:
+        raise BortnasError(
+            f"unknown optimizer {name!r}; choose one of {', '.join(STRATEGIES)}"
+        ) from None
+
+
+def random_sample(candidates: Sequence[Architecture], count: int, seed: int) -> list[Architecture]:
+    """The random baseline's seeded sample (at most `count` candidates)."""
+    return random.Random(seed).sample(list(candidates), min(count, len(candidates)))

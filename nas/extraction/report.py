@@ -1,0 +1,262 @@
+"""What a search leaves behind: tables on the terminal, CSV/Parquet, PNG plots, the exported pick
+and `summary.json`.
+
+Why plain data first: `top_rows` and `front_rows` compute what is shown (tested), then the
+drawing functions only render it (Optuna's plotting pattern). Every file is written atomically or
+in full before the summary that lists it, so a crash never leaves a summary pointing at nothing.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import TYPE_CHECKING, Any
+
+import pandas as pd
+from rich.console import Console
+from rich.table import Table
+
+from ..core.architecture import BORT, Architecture
+from ..core.files import atomic_path, write_json_atomic
+from .export import export_architecture
+
+if TYPE_CHECKING:
+    from .result import SearchResult
+
+COLUMNS = (
+    ("D", "D"),
+    ("A", "A"),
+    ("H", "H"),
+    ("I", "I"),
+    ("parameters_total", "params"),
+    ("parameters_without_embeddings", "w/o emb"),
+    ("latency_ms", "lat ms"),
+    ("error", "error"),
+    ("theta_learning_rate", "θ lr"),
+    ("w", "W"),
+    ("in_tie_band", "band"),
+)
+
+
+def compact_count(value: float) -> str:
+    """76158976 -> '76.16M': exact counts are in the CSV; the terminal needs to fit 80 columns."""
+    for threshold, suffix in ((1e9, "G"), (1e6, "M"), (1e3, "k")):
+        if abs(value) >= threshold:
+            return f"{value / threshold:.2f}{suffix}"
+    return str(int(value))
+
+
+def _format(key: str, value: Any) -> str:
+    if key.startswith("parameters"):
+        return compact_count(value)
+    if key == "latency_ms":
+        return f"{value:.3g}" if value < 10 else f"{value:.1f}"
+    if key in ("error", "w"):
+        return f"{value:.4f}"
+    if key in ("on_front", "in_tie_band"):
+        return "yes" if value else ""
+    if key == "theta_learning_rate":
+        return "" if value is None or value != value else f"{value:g}"
+    return str(value)
+
+
+def top_rows(result: SearchResult, count: int = 10) -> pd.DataFrame:
+    """The `count` candidates with the largest W-coefficient (the pick first)."""
+    return result.table.head(count)
+
+
+def rich_table(rows: pd.DataFrame, title: str, *, marks: dict[str, str] | None = None) -> Table:
+    table = Table(title=title, title_justify="left")
+    table.add_column("#", justify="right")
+    for _, label in COLUMNS:
+        table.add_column(label, justify="right")
+    table.add_column("")
+    for rank, (identifier, row) in enumerate(rows.iterrows(), 1):
+        cells = [_format(key, row[key]) for key, _ in COLUMNS]
+        table.add_row(str(rank), *cells, (marks or {}).get(identifier, ""))
+    return table
+
+
+def headline(result: SearchResult) -> list[str]:
+    """The closing lines: the pick, its tie band, T, and Bort's standing (plain text)."""
+    pick = result.table.iloc[0]
+    band = result.tie_band
+    lines = [
+        f"pick: D={result.pick.depth} A={result.pick.heads} H={result.pick.hidden} "
+        f"I={result.pick.intermediate} (W={pick['w']:.4f}; "
+        f"T = {result.reference.architecture.name}, {result.reference.source})",
+        f"tie band: {len(band)} candidate(s) whose W cannot be told from the pick's: "
+        + ", ".join(Architecture.from_dict(a).name for a in band["architecture"].head(8))
+        + (" ..." if len(band) > 8 else ""),
+    ]
+    if result.bort is not None:
+        bort = result.bort
+        lines.append(
+            f"Bort (D4-A8-H1024-I768): rank {bort['rank']} of {bort['of']}, W={bort['w']:.4f}"
+            + (", inside the tie band" if bort["in_tie_band"] else "")
+            + (
+                f"; to overtake the pick, Bort's error would have to be "
+                f"{100 * bort['error_reduction_to_overtake']:.1f} % lower"
+                if bort["rank"] > 1
+                else ""
+            )
+        )
+    if result.alternative is not None:
+        alt = result.alternative
+        text = f"with T = BERT-large: pick {alt['pick']} (W={alt['pick_w']:.4f})"
+        if alt["bort"] is not None:
+            text += f", Bort rank {alt['bort']['rank']} of {alt['bort']['of']}"
+        lines.append(text)
+    return lines
+
+
+def print_report(result: SearchResult, console: Console, *, top: int = 10) -> None:
+    """The terminal report: settings and budget, top candidates by W, the front, the pick."""
+    marks = {result.pick.id: "pick", BORT.id: "Bort"}
+    theta = result.config.theta
+    console.print(
+        f"[bold]{result.optimizer}[/] on [bold]{result.space.name}[/] "
+        f"({result.space.size} candidates, ε={result.config.epsilon}: {result.selected} trained): "
+        f"s={result.steps_per_candidate} steps x |Θ|={len(theta)} x {result.config.seeds} "
+        f"seed(s) per candidate; {result.study_training_steps:,} replica-steps in this study "
+        f"({result.cost.training_steps:,} by this process this time)"
+    )
+    console.print(rich_table(top_rows(result, top), f"top {top} by W-coefficient", marks=marks))
+    console.print(
+        rich_table(result.front, "Pareto front (parameters, latency, error)", marks=marks)
+    )
+    for line in headline(result):
+        console.print(line, markup=False, highlight=False)
+    console.print(
+        f"latency epoch {result.latency_epoch} of study {result.study_name}; "
+        f"{result.seconds:.1f} s; results in {result.run_dir}",
+        highlight=False,
+    )
+    if result.failed:
+        console.print(f"[yellow]{len(result.failed)} candidate(s) failed:[/] {result.failed}")
+    for note in result.notes:
+        console.print(f"[yellow]note:[/] {note}")
+
+
+def write_outputs(result: SearchResult) -> dict[str, str]:
+    """Write every artefact into the run folder; returns name -> path."""
+    run_dir = result.run_dir
+    outputs: dict[str, str] = {}
+    table = result.table.drop(columns=["architecture"])
+    csv_path = run_dir / "candidates.csv"
+    with atomic_path(csv_path) as temporary:
+        table.to_csv(temporary, index=False)
+    outputs["candidates_csv"] = str(csv_path)
+    try:
+        parquet_path = run_dir / "candidates.parquet"
+        with atomic_path(parquet_path) as temporary:
+            table.to_parquet(temporary, index=False)
+        outputs["candidates_parquet"] = str(parquet_path)
+    except ImportError:  # pyarrow is optional: CSV always exists
+        pass
+    outputs.update(plot_outputs(result))
+    pick_row = result.table.loc[result.pick.id]
+    config = export_architecture(
+        result.pick,
+        run_dir / "pick",
+        {
+            "space": result.space.name,
+            "optimizer": result.optimizer,
+            "w_coefficient": float(pick_row["w"]),
+            "theta": {
+                "learning_rate": pick_row["theta_learning_rate"],
+                "batch_size": pick_row["theta_batch_size"],
+            },
+            "proxies": {
+                "parameters": float(pick_row["parameters"]),
+                "latency_ms": float(pick_row["latency_ms"]),
+                "error": float(pick_row["error"]),
+            },
+            "reference": result.reference.to_dict(),
+        },
+    )
+    outputs["pick_config"] = str(config)
+    summary_path = run_dir / "summary.json"
+    outputs["summary"] = str(summary_path)
+    write_json_atomic(summary_path, summary(result, outputs))
+    return outputs
+
+
+def summary(result: SearchResult, outputs: dict[str, str]) -> dict[str, Any]:
+    top = top_rows(result, 10).drop(columns=["architecture"])
+    return {
+        "space": result.space.name,
+        "space_size": result.space.size,
+        "optimizer": result.optimizer,
+        "config": result.config.to_dict(),
+        "w_formula": "((p_T - p)/p_T)^alpha * ((i_T - i)/i_T)^beta * (1/max(error, 1e-4))^gamma",
+        "study": {"storage": result.storage, "name": result.study_name},
+        "steps_per_candidate": result.steps_per_candidate,
+        "selected": result.selected,
+        "evaluated": len(result.table),
+        "failed": result.failed,
+        "cost": result.cost.to_dict() | {"study_training_steps": result.study_training_steps},
+        "wall_seconds": round(result.seconds, 3),
+        "reference": result.reference.to_dict(),
+        "latency_epoch": result.latency_epoch,
+        "pick": result.pick.to_dict() | {"name": result.pick.name},
+        "pick_w": float(result.table.iloc[0]["w"]),
+        "tie_band": result.tie_band["id"].tolist(),
+        "bort": result.bort,
+        "with_bert_large_as_reference": result.alternative,
+        "headline": headline(result),
+        "notes": result.notes,
+        "front": result.front["id"].tolist(),
+        "top10": json.loads(top.to_json(orient="records")),
+        "outputs": outputs,
+    }
+
+
+def plot_outputs(result: SearchResult) -> dict[str, str]:
+    """Pairwise Pareto projections with the pick marked, and the W ranking; PNG files."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    table = result.table
+    pairs = (
+        ("parameters", "latency_ms"),
+        ("parameters", "error"),
+        ("latency_ms", "error"),
+    )
+    figure, axes = plt.subplots(1, 3, figsize=(16, 4.8))
+    front = table[table["on_front"]]
+    pick = table.loc[[result.pick.id]]
+    bort = table.loc[[BORT.id]] if BORT.id in table.index else None
+    for axis, (x, y) in zip(axes, pairs, strict=True):
+        axis.scatter(table[x], table[y], s=10, c="lightgray", label="candidates")
+        axis.scatter(front[x], front[y], s=16, c="tab:blue", label="Pareto front (3-D)")
+        axis.scatter(pick[x], pick[y], s=120, marker="*", c="tab:red", label="pick (max W)")
+        if bort is not None:
+            axis.scatter(bort[x], bort[y], s=80, marker="^", c="tab:green", label="Bort")
+        axis.set_xlabel(x)
+        axis.set_ylabel(y)
+        if x == "parameters":
+            axis.set_xscale("log")
+    axes[0].legend(loc="best", fontsize=8)
+    figure.suptitle(f"{result.optimizer} on {result.space.name}: pick {result.pick.name}")
+    figure.tight_layout()
+    pareto_path = result.run_dir / "pareto.png"
+    with atomic_path(pareto_path) as temporary:
+        figure.savefig(temporary, dpi=110, format="png")
+    plt.close(figure)
+
+    ranked = table.head(30)
+    figure, axis = plt.subplots(figsize=(10, 5))
+    labels = [f"{r.D}-{r.A}-{r.H}-{r.I}" for r in ranked.itertuples()]
+    colours = ["tab:red" if i == result.pick.id else "tab:blue" for i in ranked.index]
+    axis.bar(range(len(ranked)), ranked["w"], color=colours)
+    axis.set_xticks(range(len(ranked)), labels, rotation=75, fontsize=7)
+    axis.set_ylabel("W-coefficient (relative to T; larger is better)")
+    axis.set_title("W-coefficient ranking (D-A-H-I), best 30")
+    figure.tight_layout()
+    ranking_path = result.run_dir / "w_ranking.png"
+    with atomic_path(ranking_path) as temporary:
+        figure.savefig(temporary, dpi=110, format="png")
+    plt.close(figure)
+    return {"pareto_png": str(pareto_path), "w_ranking_png": str(ranking_path)}

@@ -1,0 +1,478 @@
+"""Agora (de Wynter 2020, arXiv 2010.07990): fine-tuning a small student with scarce labelled data.
+
+Why: Bort's authors report that Bort fine-tunes near random without Agora, and Agora was never
+released. What is known (the author's paper and blog) and implemented here, round by round:
+1. train one student per surviving θ in Θ on the current training set; score each on the eval
+   split;
+2. take the round's best student and the eval examples it gets wrong;
+3. generate new texts around those mistakes (`augment`), label them with the teacher,
+   add them to the training set;
+4. sort Θ by eval accuracy and prune it (`theta`, default halving);
+5. stop after the round that trains a single θ, or when the best eval accuracy has not improved
+   for `patience` rounds; return the best student of all rounds, with a log of every round.
+
+Where the paper is silent we chose, and each choice is a parameter:
+- every round trains each θ from the *same* initial student (seeded by the run seed and θ's
+  seed), as the paper's "fine-tune the student under θ" reads; `warm_start=True` instead starts
+  from the best student so far;
+- mistakes are taken on the eval split (`mistakes_from="eval"`), as the run-time term S̄|Θ||E|
+  suggests. Consequence: after round 1 the training set holds perturbations of eval examples, so
+  eval accuracy is an optimistic selection score; only the untouched test split is honest;
+- the teacher gives hard labels (argmax); `min_confidence` drops generated points it is unsure of;
+- `per_mistake` new texts per mistake, cycling through the generators (default synonym, deletion);
+- "replay" (which helped Bort converge) is read as extra rounds after Θ is down to one θ: the
+  survivor keeps training from scratch on a training set that keeps growing around its mistakes
+  (`replay_rounds`, default 0);
+- the teacher must reach `min_teacher_accuracy` (the paper's 2/3) on the eval split.
+
+The test split is never an argument here: the caller scores the returned model on it.
+Each round is checkpointed in `out` (state.json, the best student as safetensors, the tokenizer);
+rerunning with the same arguments resumes after the last finished round and gives the same result.
+"""
+
+from __future__ import annotations
+
+import math
+import random
+import shutil
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+from ..core.architecture import Architecture
+from ..core.errors import DataError, StoreError
+from ..core.files import atomic_directory, write_json_atomic
+from ..core.teacher import ClassifierTeacher, quiet
+from ..core.version import bortnas_version
+from .augment import generate_around, resolve
+from .classification import build_student, classifier_tokenizer, evaluate, train_classifier
+from .config import IDENTITY_FIELDS, AgoraConfig
+from .tasks import Split
+from .theta import DEFAULT_THETA, Hyperparameters, ThetaError, pruning_rule
+
+__all__ = ["AgoraConfig", "FinetuneResult", "RoundLog", "agora", "finetune_plain"]
+
+STATE = "state.json"
+
+
+@dataclass
+class RoundLog:
+    """One round: what was trained, how it scored, what was generated, what survived."""
+
+    round: int
+    replay: bool
+    train_size: int
+    results: list[dict[str, Any]]
+    best_theta: str
+    best_accuracy: float
+    mistakes: int = 0
+    generated: int = 0
+    added: int = 0
+    survivors: int = 0
+    seconds: float = 0.0
+
+
+@dataclass
+class FinetuneResult:
+    """The chosen student and how it was found. `steps`/`examples` total every training run."""
+
+    algorithm: str
+    model: Any
+    tokenizer: Any
+    best_theta: Hyperparameters
+    eval_accuracy: float
+    best_round: int
+    rounds: list[RoundLog]
+    generated: list[tuple[str, int]] = field(default_factory=list)
+    steps: int = 0
+    examples: int = 0
+    teacher_eval_accuracy: float | None = None
+    run_dir: Path | None = None
+    max_length: int = 64
+
+    def accuracy(self, data: Split) -> float:
+        """Accuracy of the chosen student on any split (the caller's test split, typically)."""
+        return evaluate(self.model, self.tokenizer, data, max_length=self.max_length)[0]
+
+
+def agora(
+    student: Architecture | str | Path,
+    teacher: ClassifierTeacher,
+    train: Split,
+    evaluation: Split,
+    thetas: Sequence[Hyperparameters] = DEFAULT_THETA,
+    *,
+    num_labels: int = 2,
+    generators: Sequence[str] = ("synonym", "deletion"),
+    per_mistake: int = 4,
+    prune: str = "halving",
+    patience: int | None = 2,
+    replay_rounds: int = 0,
+    mistakes_from: str = "eval",
+    min_confidence: float = 0.0,
+    min_teacher_accuracy: float = 2 / 3,
+    warm_start: bool = False,
+    seed: int = 0,
+    max_length: int = 64,
+    vocab_size: int = 2048,
+    out: str | Path | None = None,
+    progress: bool = True,
+    on_round_end: Callable[[RoundLog], None] | None = None,
+) -> FinetuneResult:
+    """Run Agora; `student` is an `Architecture` (random init) or a checkpoint folder.
+
+    `generators=()` is an ablation: Θ pruning alone (successive halving), no new data.
+    The settings are those of `AgoraConfig`.
+    """
+    resolve(generators)
+    config = AgoraConfig(
+        algorithm="agora",
+        thetas=tuple(thetas),
+        num_labels=num_labels,
+        generators=tuple(generators),
+        per_mistake=per_mistake,
+        prune=prune,
+        patience=patience,
+        replay_rounds=replay_rounds,
+        mistakes_from=mistakes_from,
+        min_confidence=min_confidence,
+        min_teacher_accuracy=min_teacher_accuracy,
+        warm_start=warm_start,
+        seed=seed,
+        max_length=max_length,
+        vocab_size=vocab_size,
+    )
+    return _finetune(
+        config,
+        student=student,
+        teacher=teacher,
+        train=train,
+        evaluation=evaluation,
+        out=out,
+        progress=progress,
+        on_round_end=on_round_end,
+    )
+
+
+def finetune_plain(
+    student: Architecture | str | Path,
+    train: Split,
+    evaluation: Split,
+    theta: Hyperparameters | None = None,
+    *,
+    num_labels: int = 2,
+    total_steps: int | None = None,
+    seed: int = 0,
+    max_length: int = 64,
+    vocab_size: int = 2048,
+    out: str | Path | None = None,
+    progress: bool = True,
+) -> FinetuneResult:
+    """Ordinary fine-tuning under one θ (the baseline); `total_steps` overrides θ's epochs."""
+    config = AgoraConfig(
+        algorithm="plain",
+        thetas=(theta or Hyperparameters(),),
+        num_labels=num_labels,
+        generators=(),
+        per_mistake=0,
+        patience=None,
+        min_teacher_accuracy=0.0,
+        seed=seed,
+        max_length=max_length,
+        vocab_size=vocab_size,
+        total_steps=total_steps,
+    )
+    return _finetune(
+        config,
+        student=student,
+        teacher=None,
+        train=train,
+        evaluation=evaluation,
+        out=out,
+        progress=progress,
+        on_round_end=None,
+    )
+
+
+def _finetune(
+    config: AgoraConfig,
+    *,
+    student: Architecture | str | Path,
+    teacher: ClassifierTeacher | None,
+    train: Split,
+    evaluation: Split,
+    out: str | Path | None,
+    progress: bool,
+    on_round_end: Callable[[RoundLog], None] | None,
+) -> FinetuneResult:
+    if train.role != "train" or evaluation.role != "eval":
+        raise DataError(
+            f"fine-tuning takes the train and eval splits, got {train.role!r} and "
+            f"{evaluation.role!r}; the test split is only for scoring the result"
+        )
+    thetas = list(dict.fromkeys(config.thetas))
+    if not thetas:
+        raise ThetaError("Θ is empty")
+    rule = pruning_rule(config.prune)
+    if config.mistakes_from not in ("eval", "train"):
+        raise DataError(f"mistakes_from must be 'eval' or 'train', not {config.mistakes_from!r}")
+    max_length = config.max_length
+    init_from = None if isinstance(student, Architecture) else Path(student)
+    if init_from is not None:
+        from ..core.teacher import load_classifier
+
+        tokenizer = load_classifier(init_from, config.num_labels)[1]
+    else:
+        tokenizer = classifier_tokenizer(train.texts, config.vocab_size)
+    teacher_accuracy = None
+    if teacher is not None:
+        teacher_accuracy = teacher.accuracy(evaluation)
+        if teacher_accuracy < config.min_teacher_accuracy:
+            raise DataError(
+                f"the teacher reaches {teacher_accuracy:.3f} eval accuracy, below the "
+                f"{config.min_teacher_accuracy:.3f} Agora needs; train a better teacher"
+            )
+    identity = {
+        "version": bortnas_version(),
+        "algorithm": config.algorithm,
+        "student": student.to_dict() if init_from is None else str(init_from.resolve()),
+        "train": train.fingerprint,
+        "eval": evaluation.fingerprint,
+        "thetas": [t.to_dict() for t in thetas],
+        "teacher": teacher.identity if teacher is not None else None,
+        **{
+            key: (list(value) if isinstance(value, tuple) else value)
+            for key in IDENTITY_FIELDS
+            for value in [getattr(config, key)]
+        },
+    }
+    out = Path(out) if out is not None else None
+    state = _load_state(out, identity)
+    if state is None:
+        state = {
+            "identity": identity,
+            "next_round": 0,
+            "survivors": [t.to_dict() for t in thetas],
+            "rounds": [],
+            "generated": [],
+            "best": None,
+            "stale": 0,
+            "replays": 0,
+            "done": False,
+            "steps": 0,
+            "examples": 0,
+        }
+        if out is not None:
+            with atomic_directory(out / "tokenizer") as staging:
+                tokenizer.save_pretrained(staging)
+    best_model = _load_best(out, state, config.num_labels)
+    run = _Run(config, student, init_from, train, evaluation, teacher, tokenizer, rule, progress)
+    while not state["done"]:
+        best_model = _round(run, state, best_model)
+        if out is not None:
+            folder = out / f"best-round{state['best']['round']}"
+            if state["best"]["round"] == state["next_round"] - 1:  # improved in this round
+                with atomic_directory(folder) as staging, quiet():
+                    best_model.save_pretrained(staging)
+                    tokenizer.save_pretrained(staging)
+            state["best"]["folder"] = folder.name
+            write_json_atomic(out / STATE, state)
+            for old in out.glob("best-round*"):
+                if old.name != folder.name:
+                    shutil.rmtree(old, ignore_errors=True)
+        if on_round_end is not None:
+            on_round_end(RoundLog(**state["rounds"][-1]))
+    return FinetuneResult(
+        algorithm=config.algorithm,
+        model=best_model,
+        tokenizer=tokenizer,
+        best_theta=Hyperparameters.from_dict(state["best"]["theta"]),
+        eval_accuracy=state["best"]["accuracy"],
+        best_round=state["best"]["round"],
+        rounds=[RoundLog(**r) for r in state["rounds"]],
+        generated=[(t, y) for t, y in state["generated"]],
+        steps=state["steps"],
+        examples=state["examples"],
+        teacher_eval_accuracy=teacher_accuracy,
+        run_dir=out,
+        max_length=max_length,
+    )
+
+
+@dataclass(frozen=True)
+class _Run:
+    """What every round of one run reads: its settings, data, teacher and tokenizer."""
+
+    config: AgoraConfig
+    student: Architecture | str | Path
+    init_from: Path | None
+    train: Split
+    evaluation: Split
+    teacher: ClassifierTeacher | None
+    tokenizer: Any
+    rule: Callable[[list[Hyperparameters]], list[Hyperparameters]]
+    progress: bool
+
+
+def _round(run: _Run, state: dict[str, Any], best_model: Any) -> Any:
+    """Train every survivor once, keep the best, generate around its mistakes, prune Θ."""
+    started = time.perf_counter()
+    config, tokenizer, init_from, rule, teacher = (
+        run.config,
+        run.tokenizer,
+        run.init_from,
+        run.rule,
+        run.teacher,
+    )
+    train, evaluation, seed = run.train, run.evaluation, config.seed
+    number = state["next_round"]
+    data = train.plus([t for t, _ in state["generated"]], [y for _, y in state["generated"]])
+    survivors = [Hyperparameters.from_dict(t) for t in state["survivors"]]
+    results, round_best, round_best_acc, round_best_predictions = [], None, -1.0, None
+    bar = _progress(run.progress)
+    with bar:
+        for index, theta in enumerate(survivors):
+            warm = config.warm_start and best_model is not None
+            model = build_student(
+                run.student if init_from is None else None,
+                tokenizer,
+                config.num_labels,
+                seed=seed * 1000 + theta.seed,
+                init_from=init_from,
+            )
+            if warm:
+                model.load_state_dict(best_model.state_dict())
+            per_epoch = math.ceil(len(data) / theta.batch_size)
+            total = config.total_steps or per_epoch * theta.epochs
+            job = bar.add_task(f"round {number + 1} θ {index + 1}/{len(survivors)}", total=total)
+            stats = train_classifier(
+                model,
+                tokenizer,
+                data,
+                theta,
+                seed=seed * 1_000_003 + theta.seed * 1009 + number,
+                max_length=config.max_length,
+                total_steps=config.total_steps,
+                on_step=lambda step, _total, job=job: bar.update(job, completed=step),
+            )
+            accuracy, predictions = evaluate(
+                model, tokenizer, evaluation, max_length=config.max_length
+            )
+            state["steps"] += stats.steps
+            state["examples"] += stats.examples
+            results.append(
+                {
+                    "theta": theta.to_dict(),
+                    "name": theta.name,
+                    "eval_accuracy": accuracy,
+                    "steps": stats.steps,
+                    "examples": stats.examples,
+                }
+            )
+            if accuracy > round_best_acc:
+                round_best, round_best_acc, round_best_predictions = model, accuracy, predictions
+                round_best_theta = theta
+    improved = state["best"] is None or round_best_acc > state["best"]["accuracy"]
+    if improved:
+        best_model = round_best
+        state["best"] = {
+            "round": number,
+            "theta": round_best_theta.to_dict(),
+            "accuracy": round_best_acc,
+        }
+        state["stale"] = 0
+    else:
+        state["stale"] += 1
+    log = RoundLog(
+        number, state["replays"] > 0, len(data), results, round_best_theta.name, round_best_acc
+    )
+    ranked = [
+        Hyperparameters.from_dict(r["theta"])
+        for r in sorted(results, key=lambda r: -r["eval_accuracy"])
+    ]  # stable: ties keep Θ order
+    if config.patience is not None and state["stale"] >= config.patience:
+        state["done"] = True
+    elif len(survivors) > 1:
+        state["survivors"] = [t.to_dict() for t in rule(ranked)]
+    elif state["replays"] < config.replay_rounds:
+        state["replays"] += 1
+    else:
+        state["done"] = True
+    log.survivors = len(state["survivors"])
+    if not state["done"] and teacher is not None:
+        if config.mistakes_from == "eval":
+            source, predictions = evaluation, round_best_predictions
+        else:
+            source = train
+            predictions = evaluate(round_best, tokenizer, train, max_length=config.max_length)[1]
+        mistakes = [
+            t for t, y, p in zip(source.texts, source.labels, predictions, strict=True) if p != y
+        ]
+        rng = random.Random(f"agora-{seed}-{number}")
+        texts, _ = generate_around(
+            mistakes,
+            config.generators,
+            per_text=config.per_mistake,
+            rng=rng,
+            exclude=set(data.texts) | set(evaluation.texts),
+        )
+        labels, confidence = teacher.label(texts)
+        kept = [
+            (t, y)
+            for t, y, c in zip(texts, labels, confidence, strict=True)
+            if c >= config.min_confidence
+        ]
+        state["generated"] += kept
+        log.mistakes, log.generated, log.added = len(mistakes), len(texts), len(kept)
+    log.seconds = round(time.perf_counter() - started, 3)
+    state["rounds"].append(asdict(log))
+    state["next_round"] = number + 1
+    return best_model
+
+
+def _progress(enabled: bool):
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+    return Progress(
+        TextColumn("{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        disable=not enabled,
+        transient=True,
+    )
+
+
+def _load_state(out: Path | None, identity: dict[str, Any]) -> dict[str, Any] | None:
+    """The saved state of this same run, None for a fresh folder; refuses a different run."""
+    if out is None:
+        return None
+    import json
+
+    path = out / STATE
+    if not path.is_file():
+        if out.exists() and not out.is_dir():
+            raise StoreError(f"{out}: exists and is not a folder")
+        return None
+    try:
+        state = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        raise StoreError(f"{path}: damaged run state ({exc}); use a new --out folder") from None
+    saved = json.loads(json.dumps(identity, default=str))
+    if state.get("identity") != saved:
+        changed = sorted(k for k in saved if state.get("identity", {}).get(k) != saved[k])
+        raise StoreError(
+            f"{out}: holds a different run (changed: {', '.join(changed)}); "
+            "use a new --out folder or --restart"
+        )
+    return state
+
+
+def _load_best(out: Path | None, state: dict[str, Any], num_labels: int):
+    if out is None or state["best"] is None:
+        return None
+    from ..core.teacher import load_classifier
+
+    return load_classifier(out / state["best"]["folder"], num_labels)[0]

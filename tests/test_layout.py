@@ -1,0 +1,72 @@
+"""The layering that the folders promise, checked on the source: what each part may import."""
+
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def _imports(folder: Path) -> dict[str, set[str]]:
+    """Module path → absolute bortnas modules it imports (relative imports resolved)."""
+    found: dict[str, set[str]] = {}
+    for path in sorted(folder.rglob("*.py")):
+        package = (
+            ["bortnas", *path.relative_to(ROOT / "nas").parts[:-1]]
+            if "nas" in path.parts[len(ROOT.parts) : len(ROOT.parts) + 1]
+            else ["bortnas", folder.name]
+        )
+        names: set[str] = set()
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if isinstance(node, ast.ImportFrom):
+                if node.level:
+                    base = package[: len(package) - node.level + 1]
+                    names.add(".".join([*base, *([node.module] if node.module else [])]))
+                elif node.module:
+                    names.add(node.module)
+            elif isinstance(node, ast.Import):
+                names.update(alias.name for alias in node.names)
+        found[str(path.relative_to(ROOT))] = {n for n in names if n.startswith("bortnas")}
+    return found
+
+
+@pytest.mark.parametrize(
+    ("folder", "forbidden"),
+    [
+        # The shared base is imported by everything and imports nothing above it.
+        (
+            "nas/core",
+            ("bortnas.extraction", "bortnas.finetuning", "bortnas.cli", "bortnas.proxies"),
+        ),
+        # Spaces only need the architecture and its exact size.
+        ("search_spaces", ("bortnas.proxies", "bortnas.extraction", "bortnas.finetuning")),
+        # Proxies measure; they never reach into the search, Agora or the command line.
+        ("proxies", ("bortnas.extraction", "bortnas.finetuning", "bortnas.cli")),
+        # Agora and the search are two rooms: neither imports the other.
+        ("nas/finetuning", ("bortnas.extraction", "bortnas.cli")),
+        ("nas/extraction", ("bortnas.finetuning.agora", "bortnas.cli")),
+    ],
+)
+def test_each_part_imports_only_what_lies_below_it(folder: str, forbidden: tuple[str, ...]) -> None:
+    offending = {
+        module: sorted(n for n in names if n.startswith(forbidden))
+        for module, names in _imports(ROOT / folder).items()
+    }
+    assert {m: n for m, n in offending.items() if n} == {}
+
+
+def test_imports_inside_nas_are_relative() -> None:
+    """A static reader can follow them on disk; `bortnas.x` goes through the package mapping."""
+    absolute = []
+    for path in sorted((ROOT / "nas").rglob("*.py")):
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if isinstance(node, ast.ImportFrom) and not node.level and node.module:
+                top = node.module.split(".")
+                if top[0] == "bortnas" and (
+                    len(top) == 1 or top[1] not in ("proxies", "search_spaces")
+                ):
+                    absolute.append(f"{path.relative_to(ROOT)}: {node.module}")
+    assert absolute == []
