@@ -72,7 +72,6 @@ import os
 import subprocess
 import sys
 import time
-from functools import cached_property
 from pathlib import Path
 from typing import Any
 
@@ -153,48 +152,6 @@ DEFAULTS = {
 MAX_GRAD_NORM = 1.0
 
 
-def _teacher_class() -> Any:
-    """An EmbeddingTeacher that embeds on a chosen device (the library's embeds on the CPU)."""
-    from bortnas.core.teacher import EMBED_BATCH, TEACHER_MAX_LENGTH, EmbeddingTeacher
-
-    class DeviceTeacher(EmbeddingTeacher):
-        """Same identity and pooling as `EmbeddingTeacher`; float32 weights, run on `device`."""
-
-        device = "cpu"
-
-        @cached_property
-        def encoder(self) -> Any:
-            from transformers import AutoModel
-
-            return self._load(AutoModel).float().to(self.device)
-
-        def embed(self, texts: list[str]) -> Any:
-            import numpy as np
-            import torch
-
-            rows = []
-            with torch.inference_mode():
-                for start in range(0, len(texts), EMBED_BATCH * 8):
-                    batch = self.tokenizer(
-                        texts[start : start + EMBED_BATCH * 8],
-                        padding=True,
-                        truncation=True,
-                        max_length=TEACHER_MAX_LENGTH,
-                        return_tensors="pt",
-                    ).to(self.device)
-                    hidden = self.encoder(
-                        input_ids=batch["input_ids"], attention_mask=batch["attention_mask"]
-                    ).last_hidden_state
-                    mask = batch["attention_mask"].unsqueeze(-1).to(hidden.dtype)
-                    pooled = (hidden * mask).sum(1) / mask.sum(1).clamp(min=1.0)
-                    rows.append(torch.nn.functional.normalize(pooled, dim=-1).float().cpu().numpy())
-            if not rows:
-                return np.zeros((0, self.embedding_dim), np.float32)
-            return np.concatenate(rows)
-
-    return DeviceTeacher
-
-
 def _theta(settings: dict[str, Any], loss: str) -> tuple[Any, ...]:
     from bortnas.proxies.error import TrainingSetting
 
@@ -206,7 +163,7 @@ def _theta(settings: dict[str, Any], loss: str) -> tuple[Any, ...]:
 
 def build_proxies(settings: dict[str, Any], device: str, teacher_device: str) -> dict[str, Any]:
     """One `DistillationErrorProxy` per loss, sharing the corpus and the tokenizer."""
-    from bortnas.core.teacher import shipped_minilm_folder
+    from bortnas.core.teacher import load_embedding_teacher
     from bortnas.proxies.corpus import load_corpus
     from bortnas.proxies.error import DistillationErrorProxy
     from bortnas.proxies.tokenizer import load_tokenizer, train_tokenizer
@@ -231,13 +188,7 @@ def build_proxies(settings: dict[str, Any], device: str, teacher_device: str) ->
     proxies: dict[str, Any] = {}
     for loss in settings["losses"]:
         if loss == "embedding":
-            folder = settings["teacher"]
-            teacher_class = _teacher_class()
-            if folder:
-                teacher = teacher_class(folder)
-            else:
-                teacher = teacher_class(shipped_minilm_folder(), name="all-MiniLM-L6-v2")
-            teacher.device = teacher_device
+            teacher = load_embedding_teacher(settings["teacher"] or None, device=teacher_device)
             proxies[loss] = DistillationErrorProxy(
                 teacher=teacher,
                 target_components=settings["target_components"],

@@ -127,9 +127,9 @@ class DistillationErrorProxy(Proxy):
         if isinstance(corpus, (str, Path)) and not Path(corpus).expanduser().exists():
             raise DataError(f"{corpus}: corpus not found (give a text file or a folder of .txt)")
         self._corpus_spec = corpus
-        self.teacher = (
-            teacher if isinstance(teacher, EmbeddingTeacher) else load_embedding_teacher(teacher)
-        )
+        if not isinstance(teacher, EmbeddingTeacher):
+            teacher = load_embedding_teacher(teacher, device=self.device)
+        self.teacher = teacher
         if isinstance(tokenizer, (str, Path)):
             tokenizer = load_tokenizer(tokenizer)
         self._tokenizer: StudentTokenizer | None = tokenizer

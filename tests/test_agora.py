@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 import torch
 
-import bortnas.finetuning.agora as agora_module
+import bortnas.finetuning.rounds as rounds_module
 from bortnas.cli import main
 from bortnas.core.architecture import Architecture
 from bortnas.core.errors import DataError, StoreError
@@ -103,8 +103,8 @@ def test_generated_examples_are_new_and_carry_teacher_labels(task, teacher) -> N
 def test_the_test_split_never_reaches_training_or_selection(task, teacher, monkeypatch) -> None:
     seen: set[str] = set()
     real_train, real_evaluate, real_label = (
-        agora_module.train_classifier,
-        agora_module.evaluate,
+        rounds_module.train_classifier,
+        rounds_module.evaluate,
         ClassifierTeacher.label,
     )
 
@@ -120,8 +120,8 @@ def test_the_test_split_never_reaches_training_or_selection(task, teacher, monke
         seen.update(texts)
         return real_label(self, texts)
 
-    monkeypatch.setattr(agora_module, "train_classifier", spy_train)
-    monkeypatch.setattr(agora_module, "evaluate", spy_evaluate)
+    monkeypatch.setattr(rounds_module, "train_classifier", spy_train)
+    monkeypatch.setattr(rounds_module, "evaluate", spy_evaluate)
     monkeypatch.setattr(ClassifierTeacher, "label", spy_label)
     result = agora(ARCH, teacher, task.train, task.eval, EIGHT[:2], patience=None, **FAST)
     assert seen and set(task.train.texts) <= seen and set(task.eval.texts) <= seen

@@ -87,10 +87,12 @@ def quiet() -> Iterator[None]:
 class EmbeddingTeacher:
     """A local checkpoint folder, checked on construction and loaded lazily."""
 
-    def __init__(self, folder: str | Path, *, name: str | None = None) -> None:
+    def __init__(self, folder: str | Path, *, name: str | None = None, device: str = "cpu") -> None:
         self.folder = Path(folder).expanduser()
         self.name = name or self.folder.name
         self.id = f"{self.name}:{checkpoint_fingerprint(self.folder)}"
+        #: Where `embed` runs. Not part of `id`: a device changes the values only by rounding.
+        self.device = device
 
     @cached_property
     def config(self) -> dict[str, Any]:
@@ -130,7 +132,7 @@ class EmbeddingTeacher:
             )
         except Exception as exc:
             raise DataError(f"{self.folder}: cannot load teacher ({exc})") from None
-        return model.eval()
+        return model.float().to(self.device).eval()  # float32 even from a float16 checkpoint
 
     @cached_property
     def encoder(self) -> torch.nn.Module:
@@ -152,32 +154,36 @@ class EmbeddingTeacher:
         """Mean-pooled, L2-normalised last hidden states, float32, one row per text."""
         import torch
 
+        # A GPU is only busy with bigger batches; on the CPU they would only cost memory.
+        size = EMBED_BATCH if self.device == "cpu" else EMBED_BATCH * 8
         rows = []
         with torch.inference_mode():
-            for start in range(0, len(texts), EMBED_BATCH):
+            for start in range(0, len(texts), size):
                 batch = self.tokenizer(
-                    texts[start : start + EMBED_BATCH],
+                    texts[start : start + size],
                     padding=True,
                     truncation=True,
                     max_length=TEACHER_MAX_LENGTH,
                     return_tensors="pt",
-                )
+                ).to(self.device)
                 hidden = self.encoder(
                     input_ids=batch["input_ids"], attention_mask=batch["attention_mask"]
                 ).last_hidden_state
                 mask = batch["attention_mask"].unsqueeze(-1).to(hidden.dtype)
                 pooled = (hidden * mask).sum(1) / mask.sum(1).clamp(min=1.0)
-                rows.append(torch.nn.functional.normalize(pooled, dim=-1).float().numpy())
+                rows.append(torch.nn.functional.normalize(pooled, dim=-1).float().cpu().numpy())
         return np.concatenate(rows) if rows else np.zeros((0, self.embedding_dim), np.float32)
 
 
-def load_embedding_teacher(spec: str | Path | None) -> EmbeddingTeacher | None:
+def load_embedding_teacher(
+    spec: str | Path | None, *, device: str = "cpu"
+) -> EmbeddingTeacher | None:
     """`None`/"default": all-MiniLM-L6-v2; "none": no teacher (plain masked LM); else a folder."""
     if spec is None or spec == "default":
-        return EmbeddingTeacher(shipped_minilm_folder(), name="all-MiniLM-L6-v2")
+        return EmbeddingTeacher(shipped_minilm_folder(), name="all-MiniLM-L6-v2", device=device)
     if isinstance(spec, str) and spec.lower() == "none":
         return None
-    return EmbeddingTeacher(spec)
+    return EmbeddingTeacher(spec, device=device)
 
 
 class EmbeddingStore:
