@@ -6,10 +6,12 @@ printed as ratios measured in one run, with the load average at start and end.
 Prints: Spearman rank correlation and MAPE between predicted and measured latency on random
 candidates of a space (targets: >= 0.95 and <= 10 %); the wall time to score the whole space by
 each method (the measured one extrapolated from the sample's mean cost); the ratio of one
-architecture measured in two separate processes (target: within 10 %); and the latency of
+architecture measured in two separate processes and the median per-candidate difference of two
+cold predicted tables built in separate processes (target: within 10 %); and the latency of
 BERT-large, BERT-base and Bort at the default settings, with the ratios the paper speaks of.
 
     python benchmarks/latency_proxy.py --samples 20 --seed 0
+    python benchmarks/latency_proxy.py --samples 20 --seed 0 --runtime onnxruntime
 """
 
 from __future__ import annotations
@@ -36,8 +38,24 @@ import json, sys
 from bortnas import Architecture
 from bortnas.proxies.latency import MeasuredLatencyProxy
 arch = Architecture.from_dict(json.loads(sys.argv[1]))
-m = MeasuredLatencyProxy(threads=int(sys.argv[2])).evaluate(arch)
+m = MeasuredLatencyProxy(threads=int(sys.argv[2]), runtime=sys.argv[3]).evaluate(arch)
 print(json.dumps({"value": m.value, "spread": m.spread, "runs": m.details["runs"]}))
+"""
+
+_CHILD_TABLE = """
+import json, sys, tempfile
+from bortnas import load_space
+from bortnas.proxies.base import MeasurementCache
+from bortnas.proxies.latency_table import PredictedLatencyProxy
+with tempfile.TemporaryDirectory() as folder:
+    proxy = PredictedLatencyProxy(
+        space=sys.argv[1], threads=int(sys.argv[2]), cache=MeasurementCache(folder),
+        runtime=sys.argv[3],
+    )
+    values = {a.id: proxy.evaluate(a).value for a in load_space(sys.argv[1]).candidates}
+    c = proxy.calibrate()
+    fit = f"{c['slope']:.3f}x{c['intercept']:+.1f} ms"
+    print(json.dumps({"values": values, "calibration": fit}))
 """
 
 
@@ -46,10 +64,21 @@ def load() -> str:
     return f"{one:.2f} {five:.2f} {fifteen:.2f} (1/5/15 min) on {os.cpu_count()} cores"
 
 
-def measure_in_subprocess(arch: Architecture, threads: int) -> dict[str, float]:
+def measure_in_subprocess(arch: Architecture, threads: int, runtime: str) -> dict[str, float]:
     """One measurement in a fresh interpreter: its own warm-up, its own process state."""
     out = subprocess.run(
-        [sys.executable, "-c", _CHILD, json.dumps(arch.to_dict()), str(threads)],
+        [sys.executable, "-c", _CHILD, json.dumps(arch.to_dict()), str(threads), runtime],
+        check=True,
+        capture_output=True,
+        text=True,
+    )
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+def predicted_table_in_subprocess(space: str, threads: int, runtime: str) -> dict[str, object]:
+    """A whole predicted table, cold (empty cache), in a fresh interpreter: one 'cold run'."""
+    out = subprocess.run(
+        [sys.executable, "-c", _CHILD_TABLE, space, str(threads), runtime],
         check=True,
         capture_output=True,
         text=True,
@@ -63,26 +92,32 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--space", default="bert-large")
     parser.add_argument("--threads", type=int, default=None, help="default: torch's threads")
+    parser.add_argument("--runtime", default="eager", choices=["eager", "onnxruntime"])
     args = parser.parse_args(argv)
 
     print(f"load average at start: {load()}")
     space = load_space(args.space).candidates
-    measured = MeasuredLatencyProxy(threads=args.threads)
+    measured = MeasuredLatencyProxy(threads=args.threads, runtime=args.runtime)
     threads = measured.settings.threads
     fp = measured.settings.fingerprint
     print(
         f"hardware: {fp['cpu']}, {fp['cores']} cores, {threads} threads, torch {fp['torch']}, "
-        f"transformers {fp['transformers']}; batch {fp['batch_size']}, seq {fp['sequence_length']}"
+        f"transformers {fp['transformers']}; batch {fp['batch_size']}, "
+        f"seq {fp['sequence_length']}; runtime {args.runtime}"
     )
 
     with tempfile.TemporaryDirectory() as folder:  # cold caches: nothing from earlier runs
         cache = MeasurementCache(folder)
         started = time.perf_counter()
-        predictor = PredictedLatencyProxy(space=args.space, threads=threads, cache=cache)
+        predictor = PredictedLatencyProxy(
+            space=args.space, threads=threads, cache=cache, runtime=args.runtime
+        )
         predicted_all = {a: predictor.evaluate(a).value for a in space}
         cold = time.perf_counter() - started
         started = time.perf_counter()
-        again = PredictedLatencyProxy(space=args.space, threads=threads, cache=cache)
+        again = PredictedLatencyProxy(
+            space=args.space, threads=threads, cache=cache, runtime=args.runtime
+        )
         for a in space:
             again.evaluate(a)
         warm = time.perf_counter() - started
@@ -124,8 +159,31 @@ def main(argv: list[str] | None = None) -> None:
         f"  measured/predicted (cold): ~{per_arch * len(space) / cold:.0f}x"
     )
 
-    first = measure_in_subprocess(BORT, threads)
-    second = measure_in_subprocess(BORT, threads)
+    runs = [predicted_table_in_subprocess(args.space, threads, args.runtime) for _ in range(2)]
+    ids = sorted(runs[0]["values"])
+    a = np.array([runs[0]["values"][i] for i in ids])
+    b = np.array([runs[1]["values"][i] for i in ids])
+    relative = np.abs(a / b - 1)
+    print(
+        f"\nrepeatability of the predicted table, two cold runs in separate processes "
+        f"({len(ids)} candidates; calibrations {runs[0]['calibration']} and "
+        f"{runs[1]['calibration']}):"
+        f"\n  median relative difference {100 * np.median(relative):.1f} % (target <= 10 %), "
+        f"90th percentile {100 * np.quantile(relative, 0.9):.1f} %, "
+        f"max {100 * relative.max():.1f} %"
+        f"\n  Spearman between the two runs: {spearmanr(a, b).statistic:.3f}"
+    )
+    # W sees latency only through (i_T - i) / i_T, T being the slowest point: a drift that scales
+    # every timing alike cancels there. How much of the difference survives into W's factor:
+    factor_a, factor_b = 1 - a / a.max(), 1 - b / b.max()
+    shift = np.abs(factor_a - factor_b)
+    print(
+        f"  W's latency factor (i_T - i)/i_T: median absolute difference {np.median(shift):.3f}, "
+        f"max {shift.max():.3f} (the factor spans {factor_a.min():.2f} to {factor_a.max():.2f})"
+    )
+
+    first = measure_in_subprocess(BORT, threads, args.runtime)
+    second = measure_in_subprocess(BORT, threads, args.runtime)
     ratio = second["value"] / first["value"]
     print(
         f"\nrepeatability, {BORT.name} in two separate processes: {first['value']:.1f} ms and "

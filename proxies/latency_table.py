@@ -115,6 +115,7 @@ class PredictedLatencyProxy(Proxy):
         min_run_time: float = 0.1,
         cache: MeasurementCache | None | Literal["default"] = "default",
         refresh: bool = False,
+        runtime: str = "eager",
     ) -> None:
         # Full measurements share the measured proxy's knobs and cache entries; the per-layer
         # table differs only in how long each repeat runs.
@@ -125,6 +126,7 @@ class PredictedLatencyProxy(Proxy):
             threads=threads,
             warmup=warmup,
             repeat=repeat,
+            runtime=runtime,
         )
         self.settings = self.measured.settings.with_min_run_time(min_run_time)
         self.calibration_size = check_positive_int("calibration_size", calibration_size)
@@ -194,7 +196,7 @@ class PredictedLatencyProxy(Proxy):
         layer = random_weights(layer, s.device)
         states = torch.randn(s.batch_size, s.sequence_length, hidden, device=s.device)
         # With a full attention mask, BertModel hands its layers no mask (SDPA): do the same.
-        timing = s.time(lambda: layer(states, None))
+        timing = s.time_module(layer, states)
         return Measurement(
             proxy="latency-layer",
             value=timing["min_ms"],
@@ -224,7 +226,7 @@ class PredictedLatencyProxy(Proxy):
             model = BertModel(architecture.to_bert_config(num_hidden_layers=0))
         model = random_weights(model, s.device)
         inputs = model_inputs(architecture, s.batch_size, s.sequence_length, s.device)
-        timing = s.time(lambda: model(**inputs))
+        timing = s.time_module(model, **inputs)
         return Measurement(
             proxy="latency-overhead",
             value=timing["min_ms"],

@@ -93,6 +93,7 @@ def test_threads_are_recorded_and_restored() -> None:
         ({"repeat": 0}, "repeat must be positive"),
         ({"min_run_time": float("nan")}, "min_run_time must be a finite number"),
         ({"device": "tpu"}, "unknown device 'tpu'"),
+        ({"runtime": "tensorrt"}, "unknown runtime 'tensorrt'"),
     ],
 )
 def test_bad_arguments_raise_clear_errors(knobs, message) -> None:
@@ -180,3 +181,31 @@ def test_predicted_proxy_reuses_its_table_across_instances(tmp_path, count_timin
     refreshed.evaluate(DEEP)
     assert len(count_timings) > timed
     assert first.cache_key(DEEP) != MeasuredLatencyProxy(**FAST).cache_key(DEEP)
+
+
+def test_onnxruntime_times_the_exported_model_with_the_same_scheme(tmp_path) -> None:
+    """ONNX Runtime (CPU provider) times the same models; its values are kept apart from eager's."""
+    eager = MeasuredLatencyProxy(**FAST)
+    onnx = MeasuredLatencyProxy(**FAST, runtime="onnxruntime")
+    assert onnx.provenance()["runtime"] == "onnxruntime" and "runtime" not in eager.provenance()
+    assert onnx.cache_key(SHALLOW) != eager.cache_key(SHALLOW)
+    shallow, deep = onnx.evaluate(SHALLOW), onnx.evaluate(DEEP)
+    assert deep.value > 1.3 * shallow.value > 0
+    # The layer table and its calibration run in ONNX Runtime too, and predict its timings.
+    space = [SHALLOW, SHALLOW.with_shape(depth=4), DEEP]
+    predicted = PredictedLatencyProxy(
+        space=space,
+        calibration_size=2,
+        runtime="onnxruntime",
+        cache=MeasurementCache(tmp_path),
+        **FAST,
+    )
+    values = [predicted.evaluate(a).value for a in space]
+    assert values == sorted(values) and values[0] > 0
+    assert predicted.provenance()["runtime"] == "onnxruntime"
+
+
+def test_onnxruntime_runs_on_the_cpu_only() -> None:
+    for method in ("measured", "predicted"):
+        with pytest.raises(LatencyError, match="use device 'cpu'"):
+            make_latency_proxy(method, device="cuda", runtime="onnxruntime")

@@ -14,13 +14,16 @@ import typing
 from dataclasses import MISSING
 from typing import Any
 
+from bortnas.proxies.latency import METHODS, RUNTIMES
+
 from ..extraction.config import SearchConfig, config_fields, load_search_theta
 from ..extraction.optimizer import STRATEGIES
 from .console import add_command, console
 
 CHOICES = {
     "optimizer": sorted(STRATEGIES),
-    "latency": ["predicted", "measured"],
+    "latency": list(METHODS),
+    "runtime": list(RUNTIMES),
     "device": ["cpu", "cuda", "auto"],
 }
 

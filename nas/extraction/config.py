@@ -79,6 +79,10 @@ class SearchConfig:
         default="predicted",
         metadata=_help("predicted (layer table + calibration) or measured (every candidate timed)"),
     )
+    runtime: str = field(
+        default="eager",
+        metadata=_help("eager (PyTorch) or onnxruntime (exported to ONNX, CPU): what is timed"),
+    )
     latency_batch: int | None = field(default=None, metadata=_help("latency batch size (1)"))
     latency_sequence: int | None = field(
         default=None, metadata=_help("latency sequence length (128)")

@@ -49,7 +49,7 @@ def build_proxies(space: SearchSpace, config: SearchConfig, steps: int) -> dict[
     for key in ("corpus", "teacher"):
         if getattr(config, key) is not None:
             error_options[key] = getattr(config, key)
-    latency_knobs: dict[str, Any] = {}
+    latency_knobs: dict[str, Any] = {"runtime": config.runtime}
     for source, target in (
         ("latency_batch", "batch_size"),
         ("latency_sequence", "sequence_length"),
@@ -95,5 +95,7 @@ def study_identity(
         "space_candidates": [c.id for c in candidates],
         "parameters": proxies["parameters"].provenance(),
         "error": error,
-        "latency": {key: timing.get(key) for key in ("method", "batch_size", "sequence_length")},
+        "latency": {key: timing.get(key) for key in ("method", "batch_size", "sequence_length")}
+        # ONNX Runtime gives other values: its own study (eager studies keep their old names).
+        | ({"runtime": timing["runtime"]} if "runtime" in timing else {}),
     }
