@@ -8,13 +8,18 @@ STAMP := $(VENV)/.bortnas-installed
 DEBIAN_PACKAGES := wordnet-base bible-kjv-text bible-kjv fortunes
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: search test lint format setup system-deps notebooks-clean
+.PHONY: search test test-fast lint format setup system-deps notebooks-clean
 
 search: setup
 	$(VENV)/bin/bortnas search --space bert-large
 
 test: setup lint
 	$(PY) -m pytest -q
+
+# For iteration only: leaves out the end-to-end tests marked slow (real processes killed and
+# resumed, shared studies, notebooks). `make test` stays the full gate that CI runs.
+test-fast: setup lint
+	$(PY) -m pytest -q -m "not slow"
 
 lint: setup
 	$(VENV)/bin/ruff check .

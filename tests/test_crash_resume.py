@@ -14,6 +14,7 @@ import time
 from pathlib import Path
 
 import pandas as pd
+import pytest
 
 COMMAND = [sys.executable, "-m", "bortnas.cli", "search", "--space", "tiny", "--epsilon", "1"]
 COMMAND += ["--steps", "15", "--workers", "1"]
@@ -49,6 +50,7 @@ def _completed(database: Path) -> int:
         return 0
 
 
+@pytest.mark.slow
 def test_kill_9_then_resume_matches_an_uninterrupted_run(tmp_path: Path) -> None:
     killed_runs, clean_runs = tmp_path / "killed", tmp_path / "clean"
     database = killed_runs / "tiny" / "study.db"

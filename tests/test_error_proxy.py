@@ -229,6 +229,7 @@ def test_width_scale_keeps_every_bert_large_shape_distinct(width_scale):
     assert scaled_width(Architecture(2, 16, 768, 256), 16)[0] == 48
 
 
+@pytest.mark.slow
 def test_the_deepest_bert_large_candidate_trains_at_the_default_fidelity():
     """Regression: at the version-1 learning rate (3e-3) BERT-large's 24-layer post-LN student
     collapsed to a constant output (held-out loss 0.99, the untrained value) and stayed there even

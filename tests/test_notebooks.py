@@ -58,6 +58,7 @@ def test_notebook_uses_the_public_api(path: Path) -> None:
     assert "SearchConfig(" in code, f"{path.name} does not describe its search with SearchConfig"
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)
 def test_notebook_runs_top_to_bottom(path: Path, tmp_path: Path, monkeypatch) -> None:
     monkeypatch.setenv("BORTNAS_NOTEBOOK_QUICK", "1")

@@ -13,6 +13,7 @@ import sys
 from pathlib import Path
 
 import pandas as pd
+import pytest
 
 from tests.test_error_proxy import _sentences
 
@@ -44,6 +45,7 @@ def _search(
     return done.stdout, summary, table
 
 
+@pytest.mark.slow
 def test_machines_with_their_own_caches_share_one_study(tmp_path: Path) -> None:
     storage = f"sqlite:///{tmp_path / 'shared.db'}"
     first_out, first, first_table = _search(tmp_path, "one", storage)
@@ -59,6 +61,7 @@ def test_machines_with_their_own_caches_share_one_study(tmp_path: Path) -> None:
     assert second_table["error"].tolist() == first_table["error"].tolist()
 
 
+@pytest.mark.slow
 def test_remeasure_starts_a_new_latency_epoch(tmp_path: Path) -> None:
     storage = f"sqlite:///{tmp_path / 'shared.db'}"
     _, first, first_table = _search(tmp_path, "one", storage)

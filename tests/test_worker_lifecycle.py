@@ -9,6 +9,8 @@ import sys
 import time
 from pathlib import Path
 
+import pytest
+
 from bortnas.core.errors import StoreError
 from bortnas.extraction.config import SearchConfig
 from bortnas.extraction.search import search
@@ -28,6 +30,7 @@ def _alive(pid: int) -> bool:
     return state not in ("Z", "X")
 
 
+@pytest.mark.slow
 def test_workers_exit_when_the_main_process_is_killed(tmp_path: Path) -> None:
     command = [
         sys.executable,

@@ -77,6 +77,7 @@ def _trained(space) -> set[str]:
     return {a.id for a in space.candidates if a != reference}
 
 
+@pytest.mark.slow
 def test_three_workers_evaluate_each_candidate_exactly_once(
     storage_url: str, tmp_path: Path
 ) -> None:
@@ -96,6 +97,7 @@ def test_three_workers_evaluate_each_candidate_exactly_once(
     assert all(f"rows={space.size - 1}" in out for out, _ in outputs)
 
 
+@pytest.mark.slow
 def test_a_killed_worker_releases_its_candidate(storage_url: str, tmp_path: Path) -> None:
     log = tmp_path / "evaluations.log"
     victim = _start_worker(storage_url, tmp_path / "victim", log, 3.0)
