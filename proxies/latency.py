@@ -181,6 +181,26 @@ def build_model(architecture: Architecture, device: str, **overrides: Any) -> to
     return random_weights(model, device)
 
 
+def onnx_versions() -> dict[str, str]:
+    """The exporter's and the runtime's versions (a new one can time differently), or a clear
+    `LatencyError` when one of the three packages is missing."""
+    try:
+        import onnx
+        import onnxruntime
+        import onnxscript
+    except ImportError:
+        raise LatencyError(
+            "runtime 'onnxruntime' needs the packages onnxruntime, onnx and onnxscript "
+            "(pip install 'bortnas[onnx]')"
+        ) from None
+    return {
+        "runtime": "onnxruntime",
+        "onnxruntime": onnxruntime.__version__,
+        "onnx": onnx.__version__,
+        "onnxscript": onnxscript.__version__,
+    }
+
+
 def onnx_runner(module: Any, args: tuple, kwargs: dict[str, Any], threads: int) -> Callable:
     """`module(*args, **kwargs)` exported to ONNX (torch.onnx, in memory) and run by ONNX Runtime's
     CPU provider on `threads` intra-op threads: the runtime many users serve BERT with on CPUs.
@@ -194,13 +214,9 @@ def onnx_runner(module: Any, args: tuple, kwargs: dict[str, Any], threads: int) 
 
     import torch
 
-    try:
-        import onnxruntime
-    except ImportError:
-        raise LatencyError(
-            "runtime 'onnxruntime' needs the packages onnxruntime, onnx and onnxscript "
-            "(pip install 'bortnas[onnx]')"
-        ) from None
+    onnx_versions()  # a clear error when a package is missing
+    import onnxruntime
+
     loggers = [logging.getLogger(name) for name in ("torch.onnx", "torch.export", "onnxscript")]
     levels = [logger.level for logger in loggers]
     try:
@@ -219,8 +235,12 @@ def onnx_runner(module: Any, args: tuple, kwargs: dict[str, Any], threads: int) 
     session = onnxruntime.InferenceSession(
         program.model_proto.SerializeToString(), options, providers=["CPUExecutionProvider"]
     )
-    tensors = [t for t in (*args, *kwargs.values()) if isinstance(t, torch.Tensor)]
     names = [value.name for value in session.get_inputs()]
+    named = {key: value for key, value in kwargs.items() if isinstance(value, torch.Tensor)}
+    if set(names) <= set(named):  # keyword inputs keep their names through the export
+        tensors = [named[name] for name in names]
+    else:  # positional inputs, in the order of the call
+        tensors = [t for t in (*args, *kwargs.values()) if isinstance(t, torch.Tensor)]
     if len(names) != len(tensors):  # an internal bug: the exporter dropped or added an input
         raise RuntimeError(f"ONNX model takes {names}, we have {len(tensors)} tensors")
     feeds = {name: tensor.cpu().numpy() for name, tensor in zip(names, tensors, strict=True)}
@@ -323,7 +343,7 @@ class LatencySettings:
         if runtime not in RUNTIMES:
             expected = ", ".join(RUNTIMES)
             raise LatencyError(f"unknown runtime {runtime!r}; expected one of {expected}")
-        if runtime == "onnxruntime" and device != "cpu":
+        if runtime == "onnxruntime" and device not in ("cpu", "auto"):
             raise LatencyError("runtime 'onnxruntime' times on the CPU provider; use device 'cpu'")
         self.runtime = runtime
         self.batch_size = check_positive_int("batch_size", batch_size)
@@ -338,10 +358,12 @@ class LatencySettings:
         self.fingerprint = hardware_fingerprint(
             self.device, self.threads, self.batch_size, self.sequence_length
         )
-        if runtime != "eager":  # eager keys stay as they were, so existing caches remain valid
-            from importlib.metadata import version
-
-            self.fingerprint |= {"runtime": runtime, "onnxruntime": version("onnxruntime")}
+        if runtime == "onnxruntime":  # eager keys stay as they were: existing caches stay valid
+            if self.device != "cpu":  # 'auto' found a GPU
+                raise LatencyError(
+                    "runtime 'onnxruntime' times on the CPU provider; use device 'cpu'"
+                )
+            self.fingerprint |= onnx_versions()
 
     def knobs(self) -> dict[str, Any]:
         return {"warmup": self.warmup, "repeat": self.repeat, "min_run_time": self.min_run_time}

@@ -53,6 +53,43 @@ def test_atomic_directory_keeps_the_old_folder_when_writing_fails(tmp_path: Path
     assert [p.name for p in tmp_path.iterdir()] == ["student"]
 
 
+def test_atomic_directory_has_ordinary_permissions(tmp_path: Path) -> None:
+    """mkdtemp makes 0700 folders; a saved model must be as readable as one made by mkdir."""
+    import os
+
+    (tmp_path / "reference").mkdir()
+    with atomic_directory(tmp_path / "student") as staging:
+        (staging / "config.json").write_text("{}")
+    mode = (tmp_path / "student").stat().st_mode & 0o777
+    assert mode == (tmp_path / "reference").stat().st_mode & 0o777
+    assert os.access(tmp_path / "student", os.R_OK | os.X_OK)
+
+
+def test_a_failure_between_the_two_renames_puts_the_old_folder_back(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import os
+
+    import bortnas.core.files as files
+
+    target = tmp_path / "student"
+    target.mkdir()
+    (target / "old.txt").write_text("old")
+    real_replace, calls = os.replace, []
+
+    def second_rename_fails(source, destination):  # type: ignore[no-untyped-def]
+        calls.append((source, destination))
+        if len(calls) == 2:
+            raise OSError("disk gone")
+        return real_replace(source, destination)
+
+    monkeypatch.setattr(files.os, "replace", second_rename_fails)
+    with pytest.raises(OSError, match="disk gone"), atomic_directory(target) as staging:
+        (staging / "new.txt").write_text("new")
+    assert sorted(p.name for p in target.iterdir()) == ["old.txt"]
+    assert [p.name for p in tmp_path.iterdir()] == ["student"]
+
+
 def test_atomic_directory_can_keep_an_equivalent_folder_written_first(tmp_path: Path) -> None:
     target = tmp_path / "teacher"
     with atomic_directory(target, keep_existing=True) as staging:

@@ -55,25 +55,39 @@ def write_json_atomic(path: Path, data: Any) -> None:
 
 @contextmanager
 def atomic_directory(path: Path, *, keep_existing: bool = False) -> Iterator[Path]:
-    """Yield an empty staging folder beside `path`; on success it becomes `path` in one rename.
+    """Yield an empty staging folder beside `path`; on success it takes `path`'s place.
 
-    `keep_existing`: when `path` already exists (another process finished the same equivalent
-    work first), keep it and drop the staging folder; otherwise the old folder is replaced.
+    A new folder arrives in one rename. An existing one is replaced in two (old out, new in): an
+    exception between them puts the old folder back. `keep_existing`: when `path` already exists
+    (another process finished the same, equivalent work first), keep it and drop the staging
+    folder. The folder gets the permissions of an ordinary `mkdir` (the umask), not mkdtemp's 0700.
     """
     path.parent.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(dir=path.parent, prefix=f".{path.name}."))
+    umask = os.umask(0)
+    os.umask(umask)
+    os.chmod(staging, 0o777 & ~umask)
+    retired: Path | None = None
     try:
         yield staging
-        if path.exists() and keep_existing:
+        if keep_existing and path.exists():
             shutil.rmtree(staging)
             return
         if path.exists():
-            retired = Path(tempfile.mkdtemp(dir=path.parent, prefix=f".{path.name}.old."))
-            os.replace(path, retired / path.name)
+            retired = Path(tempfile.mkdtemp(dir=path.parent, prefix=f".{path.name}.old.")) / "old"
+            os.replace(path, retired)
+        try:
             os.replace(staging, path)
-            shutil.rmtree(retired, ignore_errors=True)
-        else:
-            os.replace(staging, path)
+        except OSError:
+            if keep_existing and path.is_dir():  # another process renamed its copy in first
+                shutil.rmtree(staging, ignore_errors=True)
+                return
+            raise
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)
+        if retired is not None and not path.exists():
+            os.replace(retired, path)  # the old folder goes back where it was
         raise
+    finally:
+        if retired is not None:
+            shutil.rmtree(retired.parent, ignore_errors=True)

