@@ -25,16 +25,7 @@ def _search(
     corpus = home / "data" / "corpus.txt"  # a different path on each machine, the same text
     corpus.parent.mkdir(parents=True, exist_ok=True)
     corpus.write_text("\n".join(_sentences(600)) + "\n", encoding="utf-8")
-    command = [
-        sys.executable,
-        "-m",
-        "bortnas.cli",
-        "search",
-        "--space",
-        "tiny",
-        "--steps",
-        "5",
-    ]
+    command = [sys.executable, "-m", "bortnas.cli", "search", "--space", "tiny", "--steps", "5"]
     command += ["--epsilon", "4", "--corpus", str(corpus), "--workers", "1"]
     command += ["--runs-dir", str(home / "runs"), "--storage", storage, *extra]
     environment = {**os.environ, "BORTNAS_CACHE": str(home / "cache")}

@@ -32,16 +32,7 @@ def _alive(pid: int) -> bool:
 
 @pytest.mark.slow
 def test_workers_exit_when_the_main_process_is_killed(tmp_path: Path) -> None:
-    command = [
-        sys.executable,
-        "-m",
-        "bortnas.cli",
-        "search",
-        "--space",
-        "tiny",
-        "--steps",
-        "400",
-    ]
+    command = [sys.executable, "-m", "bortnas.cli", "search", "--space", "tiny", "--steps", "400"]
     command += ["--workers", "2", "--runs-dir", str(tmp_path)]
     main = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     workers: list[int] = []
