@@ -24,13 +24,14 @@ import subprocess
 import sys
 import tempfile
 import time
+from typing import Any
 
 import numpy as np
 from scipy.stats import spearmanr
 
-from bortnas import BERT_BASE, BERT_LARGE, BORT, Architecture, load_space
+from bortnas import BERT_BASE, BERT_LARGE, BORT, load_space
 from bortnas.proxies.base import MeasurementCache
-from bortnas.proxies.latency import MeasuredLatencyProxy
+from bortnas.proxies.latency import RUNTIMES, MeasuredLatencyProxy
 from bortnas.proxies.latency_table import PredictedLatencyProxy
 
 _CHILD = """
@@ -64,24 +65,11 @@ def load() -> str:
     return f"{one:.2f} {five:.2f} {fifteen:.2f} (1/5/15 min) on {os.cpu_count()} cores"
 
 
-def measure_in_subprocess(arch: Architecture, threads: int, runtime: str) -> dict[str, float]:
-    """One measurement in a fresh interpreter: its own warm-up, its own process state."""
+def in_fresh_process(child: str, *argv: str) -> dict[str, Any]:
+    """Run `child` in a fresh interpreter (its own warm-up, its own process state, cold caches)
+    and return the JSON of its last line."""
     out = subprocess.run(
-        [sys.executable, "-c", _CHILD, json.dumps(arch.to_dict()), str(threads), runtime],
-        check=True,
-        capture_output=True,
-        text=True,
-    )
-    return json.loads(out.stdout.strip().splitlines()[-1])
-
-
-def predicted_table_in_subprocess(space: str, threads: int, runtime: str) -> dict[str, object]:
-    """A whole predicted table, cold (empty cache), in a fresh interpreter: one 'cold run'."""
-    out = subprocess.run(
-        [sys.executable, "-c", _CHILD_TABLE, space, str(threads), runtime],
-        check=True,
-        capture_output=True,
-        text=True,
+        [sys.executable, "-c", child, *argv], check=True, capture_output=True, text=True
     )
     return json.loads(out.stdout.strip().splitlines()[-1])
 
@@ -92,7 +80,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--space", default="bert-large")
     parser.add_argument("--threads", type=int, default=None, help="default: torch's threads")
-    parser.add_argument("--runtime", default="eager", choices=["eager", "onnxruntime"])
+    parser.add_argument("--runtime", default="eager", choices=RUNTIMES)
     args = parser.parse_args(argv)
 
     print(f"load average at start: {load()}")
@@ -159,7 +147,8 @@ def main(argv: list[str] | None = None) -> None:
         f"  measured/predicted (cold): ~{per_arch * len(space) / cold:.0f}x"
     )
 
-    runs = [predicted_table_in_subprocess(args.space, threads, args.runtime) for _ in range(2)]
+    # Two 'cold runs': a whole predicted table, empty cache, each in its own process.
+    runs = [in_fresh_process(_CHILD_TABLE, args.space, str(threads), args.runtime) for _ in "ab"]
     ids = sorted(runs[0]["values"])
     a = np.array([runs[0]["values"][i] for i in ids])
     b = np.array([runs[1]["values"][i] for i in ids])
@@ -182,8 +171,8 @@ def main(argv: list[str] | None = None) -> None:
         f"max {shift.max():.3f} (the factor spans {factor_a.min():.2f} to {factor_a.max():.2f})"
     )
 
-    first = measure_in_subprocess(BORT, threads, args.runtime)
-    second = measure_in_subprocess(BORT, threads, args.runtime)
+    bort = json.dumps(BORT.to_dict())
+    first, second = (in_fresh_process(_CHILD, bort, str(threads), args.runtime) for _ in "ab")
     ratio = second["value"] / first["value"]
     print(
         f"\nrepeatability, {BORT.name} in two separate processes: {first['value']:.1f} ms and "

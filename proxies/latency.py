@@ -212,10 +212,8 @@ def onnx_runner(module: Any, args: tuple, kwargs: dict[str, Any], threads: int) 
     import logging
     import warnings
 
+    import onnxruntime  # checked by `onnx_versions` when the settings were made
     import torch
-
-    onnx_versions()  # a clear error when a package is missing
-    import onnxruntime
 
     loggers = [logging.getLogger(name) for name in ("torch.onnx", "torch.export", "onnxscript")]
     levels = [logger.level for logger in loggers]
@@ -343,8 +341,9 @@ class LatencySettings:
         if runtime not in RUNTIMES:
             expected = ", ".join(RUNTIMES)
             raise LatencyError(f"unknown runtime {runtime!r}; expected one of {expected}")
+        cpu_only = "runtime 'onnxruntime' times on the CPU provider; use device 'cpu'"
         if runtime == "onnxruntime" and device not in ("cpu", "auto"):
-            raise LatencyError("runtime 'onnxruntime' times on the CPU provider; use device 'cpu'")
+            raise LatencyError(cpu_only)
         self.runtime = runtime
         self.batch_size = check_positive_int("batch_size", batch_size)
         self.sequence_length = check_positive_int("sequence_length", sequence_length)
@@ -360,9 +359,7 @@ class LatencySettings:
         )
         if runtime == "onnxruntime":  # eager keys stay as they were: existing caches stay valid
             if self.device != "cpu":  # 'auto' found a GPU
-                raise LatencyError(
-                    "runtime 'onnxruntime' times on the CPU provider; use device 'cpu'"
-                )
+                raise LatencyError(cpu_only)
             self.fingerprint |= onnx_versions()
 
     def knobs(self) -> dict[str, Any]:
