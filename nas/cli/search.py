@@ -17,6 +17,7 @@ from typing import Any
 from bortnas.proxies.latency import METHODS, RUNTIMES
 
 from ..extraction.config import SearchConfig, config_fields, load_search_theta
+from ..extraction.error_model import ERROR_MODELS
 from ..extraction.optimizer import STRATEGIES
 from .console import add_command, console
 
@@ -24,6 +25,7 @@ CHOICES = {
     "optimizer": sorted(STRATEGIES),
     "latency": list(METHODS),
     "runtime": list(RUNTIMES),
+    "error_model": list(ERROR_MODELS),
     "device": ["cpu", "cuda", "auto"],
 }
 

@@ -15,6 +15,7 @@ from typing import Any
 from bortnas.proxies.error import DEFAULT_STEPS, DEFAULT_THETA, TrainingSetting
 
 from ..core.errors import BortnasError
+from .error_model import ERROR_MODELS
 
 
 def _help(text: str, **extra: Any) -> dict[str, Any]:
@@ -56,6 +57,13 @@ class SearchConfig:
     seeds: int = field(
         default=1,
         metadata=_help("seeds per θ; with 2 or more the tie band uses the measured seed noise"),
+    )
+    error_model: str = field(
+        default="quadratic",
+        metadata=_help(
+            "quadratic: W uses ê fitted over every trained candidate as a smooth function of "
+            "D, A, H, I (denoises one-seed runs); none: each candidate's measured ê"
+        ),
     )
     reference: tuple[int, int, int, int] | None = field(
         default=None,
@@ -130,6 +138,10 @@ class SearchConfig:
                 raise BortnasError(f"--{name} must be a whole number >= 1, got {value!r}")
         if self.workers is not None and not 1 <= self.workers <= 64:
             raise BortnasError(f"--workers must be between 1 and 64, got {self.workers}")
+        if self.error_model not in ERROR_MODELS:
+            raise BortnasError(
+                f"--error-model must be one of {list(ERROR_MODELS)}, got {self.error_model!r}"
+            )
         if not self.theta:
             raise BortnasError("Θ is empty: give at least one training setting")
         object.__setattr__(self, "theta", tuple(self.theta))

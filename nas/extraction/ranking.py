@@ -106,12 +106,16 @@ def rank(
         reference_latency=reference.latency_ms,
         exponents=exponents,
     )
-    seed_std = table["error_seed_std"].astype(float)
-    measured_noise = seed_std.notna()
-    table["error_noise"] = np.where(
-        measured_noise, seed_std, ASSUMED_RELATIVE_SEED_NOISE * table["error"]
-    )
-    table["error_noise_source"] = np.where(measured_noise, "seeds", "assumed")
+    if "error_model_std" in table:  # ê is the error model's: its own standard error
+        table["error_noise"] = table["error_model_std"].astype(float)
+        table["error_noise_source"] = "error model"
+    else:
+        seed_std = table["error_seed_std"].astype(float)
+        measured_noise = seed_std.notna()
+        table["error_noise"] = np.where(
+            measured_noise, seed_std, ASSUMED_RELATIVE_SEED_NOISE * table["error"]
+        )
+        table["error_noise_source"] = np.where(measured_noise, "seeds", "assumed")
     table["w_relative_sigma"] = relative_uncertainty(
         table["latency_ms"].to_numpy(),
         table["latency_spread_ms"].fillna(0.0).to_numpy(),

@@ -31,6 +31,7 @@ COLUMNS = (
     ("parameters_without_embeddings", "w/o emb"),
     ("latency_ms", "lat ms"),
     ("error", "error"),
+    ("error_measured", "measured"),
     ("theta_learning_rate", "θ lr"),
     ("w", "W"),
     ("in_tie_band", "band"),
@@ -50,7 +51,7 @@ def _format(key: str, value: Any) -> str:
         return compact_count(value)
     if key == "latency_ms":
         return f"{value:.3g}" if value < 10 else f"{value:.1f}"
-    if key in ("error", "w"):
+    if key in ("error", "error_measured", "w"):
         return f"{value:.4f}"
     if key in ("on_front", "in_tie_band"):
         return "yes" if value else ""
@@ -99,6 +100,13 @@ def headline(result: SearchResult) -> list[str]:
                 if bort["rank"] > 1
                 else ""
             )
+        )
+    model = result.error_model
+    if model["model"] != "none":
+        lines.append(
+            f"error: the {model['model']} error model over {model['candidates']} trained "
+            f"candidates (R² {model['r_squared']:.3f}, residual sd {model['residual_sd_log']:.3f} "
+            "in log ê); each candidate's own training result is in the column 'measured'"
         )
     if result.alternative is not None:
         alt = result.alternative
@@ -170,6 +178,8 @@ def write_outputs(result: SearchResult) -> dict[str, str]:
                 "parameters": float(pick_row["parameters"]),
                 "latency_ms": float(pick_row["latency_ms"]),
                 "error": float(pick_row["error"]),
+                "error_measured": float(pick_row["error_measured"]),
+                "error_model": result.error_model["model"],
             },
             "reference": result.reference.to_dict(),
         },
@@ -198,6 +208,7 @@ def summary(result: SearchResult, outputs: dict[str, str]) -> dict[str, Any]:
         "wall_seconds": round(result.seconds, 3),
         "reference": result.reference.to_dict(),
         "latency_epoch": result.latency_epoch,
+        "error_model": result.error_model,
         "pick": result.pick.to_dict() | {"name": result.pick.name},
         "pick_w": float(result.table.iloc[0]["w"]),
         "tie_band": result.tie_band["id"].tolist(),

@@ -37,6 +37,7 @@ class SearchResult:
     bort: dict[str, Any] | None = None
     alternative: dict[str, Any] | None = None
     latency_epoch: int = 0
+    error_model: dict[str, Any] = field(default_factory=lambda: {"model": "none"})
     notes: list[str] = field(default_factory=list)
     outputs: dict[str, str] = field(default_factory=dict)
 

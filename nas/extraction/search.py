@@ -23,6 +23,7 @@ from bortnas.search_spaces import SearchSpace, load_space
 from ..core.architecture import BERT_LARGE, Architecture
 from ..core.errors import BortnasError, StoreError
 from .config import SearchConfig
+from .error_model import apply_error_model
 from .evaluation import Evaluator
 from .optimizer import (
     epsilon_representatives,
@@ -272,6 +273,9 @@ def search(
         value, spread = latency.values[identifier]
         table.loc[identifier, "latency_ms"] = value
         table.loc[identifier, "latency_spread_ms"] = spread
+    table, error_model = apply_error_model(table, config.error_model)
+    if "skipped" in error_model:
+        notes.append(f"error model {config.error_model!r} skipped: {error_model['skipped']}")
     reference = _reference_point(evaluator, reference_arch, source)
     table = rank(table, reference, exponents=exponents)
     pick = Architecture.from_dict(table.iloc[0]["architecture"])
@@ -292,6 +296,7 @@ def search(
         seconds=0.0,
         bort=bort_standing(table, exponents.gamma),
         latency_epoch=latency.epoch,
+        error_model=error_model,
         notes=notes,
     )
     if write_report:  # the main process only: workers leave the reporting to it

@@ -1,0 +1,148 @@
+"""The error model against the raw error proxy, over a whole bert-large search, with several seeds.
+
+Usage: python benchmarks/error_model.py [--runs-dir DIR] [--seeds 4]
+
+The search's error model (`bortnas.extraction.error_model`) fits log ê over every trained
+candidate. Whether that helps can only be seen over a whole space, so this script reads (or, if
+absent, runs: about 22 min on a 2-core CPU at 4 seeds) one cold bert-large search with every
+candidate trained under `--seeds` seeds, and then treats each seed as one independent one-seed
+search (the default) and each pair of seeds as a two-seed one. For each it prints, raw against
+modelled:
+
+* Spearman of ê against the higher-fidelity reference (`benchmarks/results/error_reference.csv`,
+  24 shapes), with a 90 % bootstrap interval;
+* spread / noise: the sd of the shapes' ê (all seeds) over the sd of one shape's ê across the
+  one-seed searches (median over shapes), on the 24 reference shapes and on the whole space;
+* the W pick of each one-seed search (p and i from the search's own table, T its maximum point),
+  and Bort's rank.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+import numpy as np
+import optuna
+import pandas as pd
+from scipy.stats import spearmanr
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from error_proxy import BORT, _interval, load_reference  # noqa: E402
+
+from bortnas import SearchConfig, search  # noqa: E402
+from bortnas.extraction.error_model import fit_quadratic  # noqa: E402
+from bortnas.extraction.wcoefficient import w_coefficients  # noqa: E402
+
+
+def load_errors(run_dir: Path) -> tuple[list[tuple[int, int, int, int]], np.ndarray]:
+    """Shapes and their errors [candidate, θ, seed] from the search's study."""
+    storage = f"sqlite:///{run_dir / 'study.db'}"
+    summary = json.loads((run_dir / "summary.json").read_text(encoding="utf-8"))
+    study = optuna.load_study(study_name=summary["study"]["name"], storage=storage)
+    shapes, errors = [], []
+    for trial in study.get_trials(deepcopy=False, states=(optuna.trial.TrialState.COMPLETE,)):
+        error = trial.user_attrs.get("measurements", {}).get("error")
+        if error is None:
+            continue
+        a = trial.user_attrs["architecture"]
+        shapes.append((a["depth"], a["heads"], a["hidden"], a["intermediate"]))
+        errors.append([theta["per_seed"] for theta in error["details"]["per_theta"]])
+    return shapes, np.array(errors, dtype=float)
+
+
+def modelled(shapes: list[tuple[int, int, int, int]], errors: np.ndarray) -> np.ndarray:
+    fit = fit_quadratic(np.array(shapes, dtype=float), errors)
+    if fit is None:
+        raise SystemExit("too few candidates for the error model")
+    return fit.fitted
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--runs-dir", default="runs-error-model")
+    parser.add_argument("--seeds", type=int, default=4)
+    parser.add_argument("--reference", default="benchmarks/results/error_reference.csv")
+    args = parser.parse_args()
+    if args.seeds < 2:
+        parser.error("--seeds must be at least 2 (the noise is measured across seeds)")
+    run_dir = Path(args.runs_dir) / "bert-large"
+    if not (run_dir / "summary.json").exists():
+        print(f"no search in {run_dir}: running one ({args.seeds} seeds)", flush=True)
+        search(SearchConfig(seeds=args.seeds, runs_dir=args.runs_dir, error_model="none"))
+    shapes, errors = load_errors(run_dir)
+    seeds = errors.shape[2]
+    print(f"{run_dir}: {len(shapes)} candidates x {errors.shape[1]} θ x {seeds} seeds")
+
+    # Each seed as a one-seed search (best θ on that seed), each pair as a two-seed one.
+    single = [errors[:, :, k].min(axis=1) for k in range(seeds)]
+    pairs = [errors[:, :, k : k + 2].mean(axis=2).min(axis=1) for k in range(0, seeds - 1, 2)]
+    every = errors.mean(axis=2).min(axis=1)
+    fitted_single = [modelled(shapes, e) for e in single]
+
+    reference = load_reference(Path(args.reference))["embedding"]
+    index = {shape: n for n, shape in enumerate(shapes)}
+    common = [s for s in reference if s in index]
+    rows = np.array([index[s] for s in common])
+    ref_e = np.array([reference[s]["error"] for s in common])
+
+    def spearman(values: np.ndarray) -> str:
+        low, high = _interval(values[rows], ref_e, spearmanr)
+        return f"{spearmanr(values[rows], ref_e).statistic:.3f} [{low:.3f}, {high:.3f}]"
+
+    print(f"\nSpearman against the reference ({len(common)} shapes), 90 % bootstrap interval:")
+    print(f"  {'search':18s} {'raw ê':>22s} {'error model':>22s}")
+    for name, values in (
+        *((f"one seed ({k})", v) for k, v in enumerate(single)),
+        *((f"two seeds ({2 * k}, {2 * k + 1})", v) for k, v in enumerate(pairs)),
+        (f"all {seeds} seeds", every),
+    ):
+        print(f"  {name:18s} {spearman(values):>22s} {spearman(modelled(shapes, values)):>22s}")
+    mean_raw = np.mean([spearmanr(v[rows], ref_e).statistic for v in single])
+    mean_fit = np.mean([spearmanr(v[rows], ref_e).statistic for v in fitted_single])
+    print(f"  mean of the one-seed searches: raw {mean_raw:.3f}, error model {mean_fit:.3f}")
+
+    print(
+        "\nspread / noise (sd of ê across shapes, all seeds / median sd of one shape's one-seed ê):"
+    )
+    for label, subset in (("24 reference shapes", rows), (f"all {len(shapes)}", slice(None))):
+        for name, runs, centre in (
+            ("raw", np.array(single), every),
+            ("error model", np.array(fitted_single), modelled(shapes, every)),
+        ):
+            spread = float(np.std(centre[subset], ddof=1))
+            noise = float(np.median(runs[:, subset].std(axis=0, ddof=1)))
+            print(f"  {label:20s} {name:12s} {spread:.4f} / {noise:.4f} = {spread / noise:.1f}")
+
+    table = pd.read_csv(run_dir / "candidates.csv")
+    by_shape = table.set_index(["D", "A", "H", "I"])
+    p = np.array([by_shape.loc[s, "parameters"] for s in shapes], dtype=float)
+    i = np.array([by_shape.loc[s, "latency_ms"] for s in shapes], dtype=float)
+    t = json.loads((run_dir / "summary.json").read_text(encoding="utf-8"))["reference"]
+    names = [f"D{d}-A{a}-H{h}-I{m}" for d, a, h, m in shapes]
+    bort = index.get(BORT)
+
+    def pick(values: np.ndarray) -> str:
+        w = w_coefficients(
+            p, i, values, reference_parameters=t["parameters"], reference_latency=t["latency_ms"]
+        )
+        order = (-w).argsort()
+        bort_rank = int(np.where(order == bort)[0][0]) + 1 if bort is not None else "-"
+        return f"{names[order[0]]} (Bort {bort_rank})"
+
+    print(f"\nW pick of each one-seed search (T = {t['name']}; Bort's rank of {len(shapes)}):")
+    for k in range(seeds):
+        print(f"  seed {k}: raw {pick(single[k]):32s} error model {pick(fitted_single[k])}")
+    print(f"  all {seeds} seeds: raw {pick(every):28s} error model {pick(modelled(shapes, every))}")
+    distinct_raw = len({pick(v).split()[0] for v in single})
+    distinct_fit = len({pick(v).split()[0] for v in fitted_single})
+    print(
+        f"  distinct picks over the {seeds} one-seed searches: raw {distinct_raw}, "
+        f"error model {distinct_fit}"
+    )
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,115 @@
+"""ê as a smooth function of the architecture, fitted to every trained candidate of the search.
+
+Why: one short training run per candidate carries seed noise about half as large as the spread
+between candidates, so single measurements rank poorly. The paper's guarantee assumes the error
+is a function of the architectural parameters; fitting that function lets all candidates share
+their noise. The "quadratic" model is least squares of log ê on a full quadratic in the
+standardised (D, log2 A, log2 H, log2 I): log, because W uses error ratios. Against the
+higher-fidelity reference it ranks better than the raw measurement at every seed measured, and its
+seed noise is a third of the raw one (docs/error-proxy.md, `benchmarks/error_model.py`).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from ..core.errors import BortnasError
+
+#: "quadratic" (the default) fits the model; "none" ranks by the measured ê of each candidate.
+ERROR_MODELS = ("quadratic", "none")
+DIMENSIONS = ("D", "A", "H", "I")
+#: The fit needs at least this many trained candidates per model term; below it (a small space,
+#: a large ε, a short baseline) the search ranks by the measured ê and says so in its notes.
+CANDIDATES_PER_TERM = 3
+
+
+@dataclass(frozen=True)
+class ErrorFit:
+    """The fitted ê of every row, the standard error of each fitted value, and how well it fits."""
+
+    fitted: np.ndarray
+    standard_error: np.ndarray
+    terms: int
+    residual_sd_log: float
+    r_squared: float
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "terms": self.terms,
+            "residual_sd_log": round(self.residual_sd_log, 6),
+            "r_squared": round(self.r_squared, 6),
+        }
+
+
+def quadratic_features(dimensions: np.ndarray) -> np.ndarray:
+    """Intercept, linear, square and cross terms of the standardised (D, log A, log H, log I).
+
+    Dimensions that do not vary in the space are left out (a constant column says nothing).
+    """
+    columns = np.column_stack(
+        [dimensions[:, 0], *(np.log2(dimensions[:, k]) for k in range(1, 4))]
+    ).astype(float)
+    varying = columns[:, columns.std(axis=0) > 0]
+    z = (varying - varying.mean(axis=0)) / varying.std(axis=0) if varying.size else varying
+    count = z.shape[1]
+    terms = [np.ones(len(z))] + [z[:, i] for i in range(count)]
+    terms += [z[:, i] * z[:, j] for i in range(count) for j in range(i, count)]
+    return np.column_stack(terms)
+
+
+def fit_quadratic(dimensions: np.ndarray, errors: np.ndarray) -> ErrorFit | None:
+    """Least squares of log ê on `quadratic_features`; None if too few candidates for the terms."""
+    errors = np.asarray(errors, dtype=float)
+    if np.any(~np.isfinite(errors)) or np.any(errors <= 0):
+        raise BortnasError("the error model needs finite, positive measured errors")
+    features = quadratic_features(np.asarray(dimensions, dtype=float))
+    rank = int(np.linalg.matrix_rank(features))
+    if len(errors) < CANDIDATES_PER_TERM * rank:
+        return None
+    target = np.log(errors)
+    coefficients, *_ = np.linalg.lstsq(features, target, rcond=None)
+    predicted = features @ coefficients
+    residuals = target - predicted
+    residual_variance = float(residuals @ residuals) / (len(errors) - rank)
+    # Leverage h_ii: the fitted value's variance is σ² h_ii (ordinary least squares).
+    leverage = np.einsum("ij,jk,ik->i", features, np.linalg.pinv(features.T @ features), features)
+    fitted = np.exp(predicted)
+    total = float(((target - target.mean()) ** 2).sum())
+    return ErrorFit(
+        fitted=fitted,
+        standard_error=fitted * np.sqrt(residual_variance * np.clip(leverage, 0.0, None)),
+        terms=rank,
+        residual_sd_log=float(np.sqrt(residual_variance)),
+        r_squared=1.0 - float(residuals @ residuals) / total if total > 0 else 1.0,
+    )
+
+
+def apply_error_model(table: pd.DataFrame, model: str) -> tuple[pd.DataFrame, dict[str, Any]]:
+    """The table with `error` replaced by the model's value; the measured one is kept.
+
+    Adds `error_measured` (what the candidate's training gave) and, when the model is fitted,
+    `error_model_std` (the fitted value's standard error, which the tie band then uses).
+    Returns the table and a summary of the fit for `summary.json`.
+    """
+    if model not in ERROR_MODELS:
+        raise BortnasError(f"unknown error model {model!r}; choose one of {list(ERROR_MODELS)}")
+    table = table.copy()
+    table["error_measured"] = table["error"].astype(float)
+    if model == "none":
+        return table, {"model": "none"}
+    fit = fit_quadratic(table[list(DIMENSIONS)].to_numpy(), table["error_measured"].to_numpy())
+    if fit is None:
+        terms = int(np.linalg.matrix_rank(quadratic_features(table[list(DIMENSIONS)].to_numpy())))
+        return table, {
+            "model": "none",
+            "requested": model,
+            "skipped": f"{len(table)} trained candidates are too few for a {terms}-term fit "
+            f"(at least {CANDIDATES_PER_TERM * terms}); ranked by the measured error",
+        }
+    table["error"] = fit.fitted
+    table["error_model_std"] = fit.standard_error
+    return table, {"model": model, "candidates": len(table), **fit.to_dict()}
