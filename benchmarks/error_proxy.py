@@ -56,6 +56,7 @@ from scipy.stats import bootstrap, kendalltau, spearmanr
 
 from bortnas.core.architecture import Architecture
 from bortnas.proxies.error import DEFAULT_STEPS, DEFAULT_THETA, DistillationErrorProxy
+from bortnas.proxies.training import TrainingSetting
 
 # --- mode self (issue 4) ------------------------------------------------------------------------
 
@@ -497,7 +498,8 @@ def main() -> None:
         action="append",
         default=[],
         metavar="KNOB=VALUE",
-        help="change a DistillationErrorProxy knob (JSON value), e.g. --set target_components=64",
+        help="change a DistillationErrorProxy knob (JSON value), e.g. --set target_components=64; "
+        "theta takes a list of learning rates, e.g. --set 'theta=[1e-3, 3e-3]'",
     )
     parser.add_argument("--save", help="write the proxy's values to this JSON")
     parser.add_argument("--proxy-json", help="re-use the proxy's values saved with --save")
@@ -513,6 +515,8 @@ def main() -> None:
         if not shapes:
             raise SystemExit(f"{reference_path}: no embedding-loss rows")
         options = {k: json.loads(v) for k, v in (item.split("=", 1) for item in args.set)}
+        if "theta" in options:  # a list of learning rates: Θ at the default batch, warm-up, decay
+            options["theta"] = tuple(TrainingSetting(learning_rate=r) for r in options["theta"])
         proxy = measure_proxy(shapes, args.seeds or 2, options)
         if args.save:
             Path(args.save).parent.mkdir(parents=True, exist_ok=True)
