@@ -2,8 +2,8 @@
 
 Two modes.
 
-``--mode reference`` (the default; issue 16) measures the proxy, at its defaults (width scale 16,
-100 steps, sequence 16, batch 16, Θ = lr 3e-4/1e-3/3e-3, best of Θ) but with 2 seeds so that its
+``--mode reference`` (the default) measures the proxy, at its defaults (width scale 16,
+100 steps, sequence 16, batch 16, Θ = lr 1e-3/3e-3, best of Θ) but with 2 seeds so that its
 noise can be measured, against the higher-fidelity reference that
 `benchmarks/error_reference.py` trained (`benchmarks/results/error_reference.csv`), over the
 reference's 24 shapes of the bert-large space. It prints:
@@ -29,7 +29,7 @@ reference's 24 shapes of the bert-large space. It prints:
 The reference's masked-LM errors, where present, are compared too (Spearman on the shapes that
 have one), and so are the reference's two losses with each other.
 
-``--mode self`` is the former check (issue 4): the proxy at its defaults against the same proxy
+``--mode self`` is the former check: the proxy at its defaults against the same proxy
 trained 10x longer, on 10 shapes (three of them outside today's bert-large space).
 
 Run (the proxy side trains ~24 shapes x ~3 s on the CPU; once trained, `--save` keeps the proxy's
@@ -58,7 +58,7 @@ from bortnas.core.architecture import Architecture
 from bortnas.proxies.error import DEFAULT_STEPS, DEFAULT_THETA, DistillationErrorProxy
 from bortnas.proxies.training import TrainingSetting
 
-# --- mode self (issue 4) ------------------------------------------------------------------------
+# --- mode self -----------------------------------------------------------------------------------
 
 ARCHITECTURES = [
     (4, 8, 1024, 768),  # Bort
@@ -138,7 +138,7 @@ def self_check(seeds: int, factor: int) -> None:
     )
 
 
-# --- mode reference (issue 16) ------------------------------------------------------------------
+# --- mode reference -------------------------------------------------------------------------------
 
 BORT = (4, 8, 1024, 768)
 MAXIMUM = (12, 16, 1024, 3072)  # T of the bert-large space
@@ -254,7 +254,10 @@ def measure_proxy(
             "seeds": seeds,
             "threads": proxy.threads,
             "device": proxy.device,
-            "options": options or {},
+            "options": {
+                k: [t.to_dict() for t in v] if k == "theta" else v
+                for k, v in (options or {}).items()
+            },
         },
         "provenance": {
             k: proxy.provenance()[k] for k in ("corpus", "teacher", "tokenizer", "libraries")

@@ -1,6 +1,6 @@
 """A higher-fidelity reference for the error proxy: fixed shapes, trained far longer and wider.
 
-Why (issue 16): the error proxy (`bortnas.proxies.error`, 1/16 width, 100 steps, sequence 16)
+Why: the error proxy (`bortnas.proxies.error`, 1/16 width, 100 steps, sequence 16)
 decides the search's pick, and W divides by ê, so its ranks *and* its ratios must match what
 longer, wider training says. This script trains a fixed set of 24 shapes of the `bert-large`
 space with the proxy's own machinery (`DistillationErrorProxy`: the same students, data, masks
