@@ -33,16 +33,18 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from error_proxy import BORT, _interval, load_reference  # noqa: E402
 
 from bortnas import SearchConfig, search  # noqa: E402
-from bortnas.extraction.error_model import fit_quadratic  # noqa: E402
+from bortnas.extraction.error_model import ErrorFit, fit_quadratic  # noqa: E402
 from bortnas.extraction.wcoefficient import w_coefficients  # noqa: E402
 
 
-def load_errors(run_dir: Path) -> tuple[list[tuple[int, int, int, int]], np.ndarray]:
-    """Shapes and their errors [candidate, θ, seed] from the search's study."""
+def load_errors(
+    run_dir: Path,
+) -> tuple[list[tuple[int, int, int, int]], np.ndarray, list[float]]:
+    """Shapes, their errors [candidate, θ, seed] and Θ's learning rates, from the search's study."""
     storage = f"sqlite:///{run_dir / 'study.db'}"
     summary = json.loads((run_dir / "summary.json").read_text(encoding="utf-8"))
     study = optuna.load_study(study_name=summary["study"]["name"], storage=storage)
-    shapes, errors = [], []
+    shapes, errors, rates = [], [], []
     for trial in study.get_trials(deepcopy=False, states=(optuna.trial.TrialState.COMPLETE,)):
         error = trial.user_attrs.get("measurements", {}).get("error")
         if error is None:
@@ -50,14 +52,19 @@ def load_errors(run_dir: Path) -> tuple[list[tuple[int, int, int, int]], np.ndar
         a = trial.user_attrs["architecture"]
         shapes.append((a["depth"], a["heads"], a["hidden"], a["intermediate"]))
         errors.append([theta["per_seed"] for theta in error["details"]["per_theta"]])
-    return shapes, np.array(errors, dtype=float)
+        rates = [theta["learning_rate"] for theta in error["details"]["per_theta"]]
+    return shapes, np.array(errors, dtype=float), rates
 
 
-def modelled(shapes: list[tuple[int, int, int, int]], errors: np.ndarray) -> np.ndarray:
+def fitted(shapes: list[tuple[int, int, int, int]], errors: np.ndarray) -> ErrorFit:
     fit = fit_quadratic(np.array(shapes, dtype=float), errors)
     if fit is None:
         raise SystemExit("too few candidates for the error model")
-    return fit.fitted
+    return fit
+
+
+def modelled(shapes: list[tuple[int, int, int, int]], errors: np.ndarray) -> np.ndarray:
+    return fitted(shapes, errors).fitted
 
 
 def main() -> None:
@@ -72,9 +79,14 @@ def main() -> None:
     if not (run_dir / "summary.json").exists():
         print(f"no search in {run_dir}: running one ({args.seeds} seeds)", flush=True)
         search(SearchConfig(seeds=args.seeds, runs_dir=args.runs_dir, error_model="none"))
-    shapes, errors = load_errors(run_dir)
+    shapes, errors, rates = load_errors(run_dir)
     seeds = errors.shape[2]
     print(f"{run_dir}: {len(shapes)} candidates x {errors.shape[1]} θ x {seeds} seeds")
+    wins = np.bincount(errors.argmin(axis=1).ravel(), minlength=len(rates))
+    print(
+        "best θ over every (candidate, seed): "
+        + ", ".join(f"lr {rate:g} {count}" for rate, count in zip(rates, wins, strict=True))
+    )
 
     # Each seed as a one-seed search (best θ on that seed), each pair as a two-seed one.
     single = [errors[:, :, k].min(axis=1) for k in range(seeds)]
@@ -103,6 +115,11 @@ def main() -> None:
     mean_raw = np.mean([spearmanr(v[rows], ref_e).statistic for v in single])
     mean_fit = np.mean([spearmanr(v[rows], ref_e).statistic for v in fitted_single])
     print(f"  mean of the one-seed searches: raw {mean_raw:.3f}, error model {mean_fit:.3f}")
+    r_squared = [fitted(shapes, e).r_squared for e in (*single, every)]
+    print(
+        f"  R² of the fit: one seed {np.round(r_squared[:-1], 3).tolist()}, "
+        f"all {seeds} seeds {r_squared[-1]:.3f}"
+    )
 
     print(
         "\nspread / noise (sd of ê across shapes, all seeds / median sd of one shape's one-seed ê):"

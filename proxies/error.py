@@ -99,7 +99,7 @@ class DistillationErrorProxy(Proxy):
         threads: int | None = 1,
         device: str = "cpu",
     ) -> None:
-        """`theta` is Θ (the search's default: three learning rates; one `TrainingSetting` for a
+        """`theta` is Θ (the search's default: two learning rates; one `TrainingSetting` for a
         single θ). `device` (cpu, cuda, auto) is where students train; it is recorded per
         measurement, not part of the value's identity."""
         for label, value, low in (

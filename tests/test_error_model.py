@@ -69,12 +69,28 @@ def test_an_exactly_quadratic_error_is_reproduced() -> None:
 
 def test_a_dimension_that_does_not_vary_is_left_out_of_the_features() -> None:
     dimensions = _bert_large_dimensions()
-    dimensions = dimensions[dimensions[:, 1] == 8]  # A fixed
-    features = quadratic_features(dimensions)
+    dimensions = dimensions[(dimensions[:, 1] == 12) & (dimensions[:, 2] == 768)]  # A, H fixed
+    features = quadratic_features(dimensions)  # log2(12) and log2(768) are not exact in floats
     assert np.all(np.isfinite(features))
-    assert features.shape[1] == 10  # 1 + 3 linear + 6 squares and products of D, H, I
+    assert features.shape[1] == 6  # 1 + 2 linear + 3 squares and products of D and I
     fit = fit_quadratic(dimensions, _smooth_truth(dimensions))
     assert fit is not None and np.all(np.isfinite(fit.fitted))
+
+
+def test_identical_errors_fit_exactly_with_r_squared_one() -> None:
+    dimensions = _bert_large_dimensions()[:60]
+    fit = fit_quadratic(dimensions, np.full(len(dimensions), 0.5))
+    assert fit is not None and np.allclose(fit.fitted, 0.5) and fit.r_squared == 1.0
+
+
+def test_an_error_that_is_not_finite_and_positive_keeps_the_measured_errors() -> None:
+    dimensions = _bert_large_dimensions()
+    table = pd.DataFrame(dimensions, columns=["D", "A", "H", "I"])
+    table["error"] = _smooth_truth(dimensions)
+    table.loc[5, "error"] = np.inf  # a user's proxy: W copes (W = 0), a log-fit cannot
+    modelled, summary = apply_error_model(table, "quadratic")
+    assert summary["model"] == "none" and "not finite and positive" in summary["skipped"]
+    assert modelled["error"].equals(table["error"])
 
 
 def test_too_few_candidates_keep_the_measured_error_and_say_why() -> None:
@@ -113,6 +129,7 @@ def test_ranking_uses_the_modelled_error_and_its_standard_error() -> None:
     modelled, summary = apply_error_model(table, "quadratic")
     assert summary["model"] == "quadratic" and summary["candidates"] == len(table)
     assert modelled["error_measured"].tolist() == table["error"].tolist()
+    assert not np.allclose(modelled["error"], table["error"])  # W gets the fit, not the noise
     reference = ReferencePoint(None, 2.0 * table["parameters"].max(), 100.0, "test")
     ranked = rank(modelled, reference)
     expected = w_coefficients(
@@ -156,6 +173,16 @@ def test_a_search_ranks_by_the_modelled_error_and_keeps_the_measured_one(tmp_pat
     assert np.allclose(w, table["w"]) and int(w.idxmax()) == 0
     _, metadata = load_architecture(result.run_dir / "pick")
     assert metadata["proxies"]["error_model"] == "quadratic"
+
+
+def test_error_model_none_ranks_by_the_measured_error(tmp_path: Path) -> None:
+    config = SearchConfig(
+        space=str(_space_file(tmp_path)), runs_dir=str(tmp_path / "runs"), error_model="none"
+    )
+    result = search(config, proxies=formula_proxies())
+    assert result.error_model == {"model": "none"} and not result.notes
+    assert result.table["error"].tolist() == result.table["error_measured"].tolist()
+    assert set(result.table["error_noise_source"]) == {"assumed"}
 
 
 def test_a_search_on_a_space_too_small_for_the_model_says_so(tmp_path: Path) -> None:

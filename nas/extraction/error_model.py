@@ -53,7 +53,7 @@ def quadratic_features(dimensions: np.ndarray) -> np.ndarray:
     columns = np.column_stack(
         [dimensions[:, 0], *(np.log2(dimensions[:, k]) for k in range(1, 4))]
     ).astype(float)
-    varying = columns[:, columns.std(axis=0) > 0]
+    varying = columns[:, np.ptp(columns, axis=0) > 1e-9]  # log2(12) is not exact: no std() > 0
     z = (varying - varying.mean(axis=0)) / varying.std(axis=0) if varying.size else varying
     count = z.shape[1]
     terms = [np.ones(len(z))] + [z[:, i] for i in range(count)]
@@ -78,13 +78,14 @@ def fit_quadratic(dimensions: np.ndarray, errors: np.ndarray) -> ErrorFit | None
     # Leverage h_ii: the fitted value's variance is σ² h_ii (ordinary least squares).
     leverage = np.einsum("ij,jk,ik->i", features, np.linalg.pinv(features.T @ features), features)
     fitted = np.exp(predicted)
+    no_spread = np.ptp(target) <= 1e-12  # every error equal: the constant fits exactly
     total = float(((target - target.mean()) ** 2).sum())
     return ErrorFit(
         fitted=fitted,
         standard_error=fitted * np.sqrt(residual_variance * np.clip(leverage, 0.0, None)),
         terms=rank,
         residual_sd_log=float(np.sqrt(residual_variance)),
-        r_squared=1.0 - float(residuals @ residuals) / total if total > 0 else 1.0,
+        r_squared=1.0 if no_spread else 1.0 - float(residuals @ residuals) / total,
     )
 
 
@@ -101,6 +102,16 @@ def apply_error_model(table: pd.DataFrame, model: str) -> tuple[pd.DataFrame, di
     table["error_measured"] = table["error"].astype(float)
     if model == "none":
         return table, {"model": "none"}
+    measured = table["error_measured"].to_numpy()
+    unusable = ~np.isfinite(measured) | (measured <= 0)
+    if unusable.any():  # W copes with them (floor, W = 0); a log-fit cannot
+        return table, {
+            "model": "none",
+            "requested": model,
+            "skipped": f"{int(unusable.sum())} candidate(s) have an error that is not finite and "
+            "positive (e.g. " + ", ".join(table.index[unusable].astype(str)[:3]) + "); ranked by "
+            "the measured error (--error-model none says this up front)",
+        }
     fit = fit_quadratic(table[list(DIMENSIONS)].to_numpy(), table["error_measured"].to_numpy())
     if fit is None:
         terms = int(np.linalg.matrix_rank(quadratic_features(table[list(DIMENSIONS)].to_numpy())))

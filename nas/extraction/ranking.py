@@ -143,6 +143,7 @@ def bort_standing(table: pd.DataFrame, gamma: float = 1.0) -> dict[str, Any] | N
         "of": len(table),
         "w": bort_w,
         "error": float(row["error"]),
+        "error_measured": float(row.get("error_measured", row["error"])),
         "in_tie_band": bool(row["in_tie_band"]),
         "error_reduction_to_overtake": error_reduction_needed(bort_w, pick_w, gamma),
     }
