@@ -110,7 +110,7 @@ def apply_error_model(table: pd.DataFrame, model: str) -> tuple[pd.DataFrame, di
             "requested": model,
             "skipped": f"{int(unusable.sum())} candidate(s) have an error that is not finite and "
             "positive (e.g. " + ", ".join(table.index[unusable].astype(str)[:3]) + "); ranked by "
-            "the measured error (--error-model none says this up front)",
+            "the measured error (pass --error-model none to leave the fit out)",
         }
     fit = fit_quadratic(table[list(DIMENSIONS)].to_numpy(), table["error_measured"].to_numpy())
     if fit is None:
