@@ -112,6 +112,7 @@ def main() -> None:
         (f"all {seeds} seeds", every),
     ):
         print(f"  {name:18s} {spearman(values):>22s} {spearman(modelled(shapes, values)):>22s}")
+    fitted_every = modelled(shapes, every)
     mean_raw = np.mean([spearmanr(v[rows], ref_e).statistic for v in single])
     mean_fit = np.mean([spearmanr(v[rows], ref_e).statistic for v in fitted_single])
     print(f"  mean of the one-seed searches: raw {mean_raw:.3f}, error model {mean_fit:.3f}")
@@ -127,7 +128,7 @@ def main() -> None:
     for label, subset in (("24 reference shapes", rows), (f"all {len(shapes)}", slice(None))):
         for name, runs, centre in (
             ("raw", np.array(single), every),
-            ("error model", np.array(fitted_single), modelled(shapes, every)),
+            ("error model", np.array(fitted_single), fitted_every),
         ):
             spread = float(np.std(centre[subset], ddof=1))
             noise = float(np.median(runs[:, subset].std(axis=0, ddof=1)))
@@ -141,20 +142,28 @@ def main() -> None:
     names = [f"D{d}-A{a}-H{h}-I{m}" for d, a, h, m in shapes]
     bort = index.get(BORT)
 
-    def pick(values: np.ndarray) -> str:
+    def pick(values: np.ndarray) -> tuple[str, str]:
+        """The W argmax's name and Bort's rank, under these errors."""
         w = w_coefficients(
             p, i, values, reference_parameters=t["parameters"], reference_latency=t["latency_ms"]
         )
         order = (-w).argsort()
-        bort_rank = int(np.where(order == bort)[0][0]) + 1 if bort is not None else "-"
-        return f"{names[order[0]]} (Bort {bort_rank})"
+        bort_rank = str(int(np.where(order == bort)[0][0]) + 1) if bort is not None else "-"
+        return names[order[0]], bort_rank
 
+    def label(chosen: tuple[str, str]) -> str:
+        return f"{chosen[0]} (Bort {chosen[1]})"
+
+    raw_picks = [pick(v) for v in single]
+    fit_picks = [pick(v) for v in fitted_single]
     print(f"\nW pick of each one-seed search (T = {t['name']}; Bort's rank of {len(shapes)}):")
     for k in range(seeds):
-        print(f"  seed {k}: raw {pick(single[k]):32s} error model {pick(fitted_single[k])}")
-    print(f"  all {seeds} seeds: raw {pick(every):28s} error model {pick(modelled(shapes, every))}")
-    distinct_raw = len({pick(v).split()[0] for v in single})
-    distinct_fit = len({pick(v).split()[0] for v in fitted_single})
+        print(f"  seed {k}: raw {label(raw_picks[k]):32s} error model {label(fit_picks[k])}")
+    print(
+        f"  all {seeds} seeds: raw {label(pick(every)):28s} error model {label(pick(fitted_every))}"
+    )
+    distinct_raw = len({name for name, _ in raw_picks})
+    distinct_fit = len({name for name, _ in fit_picks})
     print(
         f"  distinct picks over the {seeds} one-seed searches: raw {distinct_raw}, "
         f"error model {distinct_fit}"
