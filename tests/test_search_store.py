@@ -6,6 +6,7 @@ closed-form stand-ins so that the store's guarantees can be checked exactly and 
 from __future__ import annotations
 
 import json
+import time
 from pathlib import Path
 
 import numpy as np
@@ -224,6 +225,40 @@ def test_opening_a_store_while_another_process_creates_its_tables_retries(
     monkeypatch.setattr(store.time, "sleep", lambda seconds: None)
     storage = store.open_storage(f"sqlite:///{tmp_path / 'study.db'}")
     assert calls["n"] == 2 and storage is not None
+
+
+def test_a_store_opened_while_another_worker_writes_to_it_waits_for_the_lock(
+    tmp_path: Path,
+) -> None:
+    """Workers started together: while one is inside a write transaction on a file not yet in
+    WAL mode, SQLite refuses another's switch to WAL at once ("database is locked", no busy
+    wait). Opening the store must wait for the writer, not fail (a flaky CI run showed it)."""
+    import sqlite3
+    import threading
+
+    import optuna
+
+    path = tmp_path / "study.db"
+    optuna.storages.RDBStorage(f"sqlite:///{path}")  # the tables, in the rollback-journal mode
+    writer = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+    writer.execute("BEGIN IMMEDIATE")
+    writer.execute("UPDATE studies SET study_name = study_name")
+    committed: list[str] = []
+
+    def commit_later() -> None:
+        time.sleep(0.5)
+        writer.execute("COMMIT")
+        committed.append("yes")
+
+    thread = threading.Thread(target=commit_later)
+    thread.start()
+    try:
+        storage = open_storage(f"sqlite:///{path}")
+        study = open_study(storage, "after-the-writer", optuna.samplers.RandomSampler())
+    finally:
+        thread.join()
+    assert committed == ["yes"] and study.study_name == "after-the-writer"
+    assert sqlite3.connect(path).execute("PRAGMA journal_mode").fetchone() == ("wal",)
 
 
 def test_a_diverged_theta_is_skipped_not_the_candidate(tmp_path: Path) -> None:

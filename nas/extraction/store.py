@@ -12,6 +12,7 @@ import hashlib
 import json
 import os
 import random
+import sqlite3
 import time
 import warnings
 from collections import Counter
@@ -126,14 +127,15 @@ def _tune_sqlite(storage: RDBStorage) -> None:
     ignores Optuna's SELECT ... FOR UPDATE). Every transaction therefore starts with
     BEGIN IMMEDIATE, which takes the write lock first (SQLAlchemy's documented recipe).
     Quick: write-ahead logging without an fsync per commit (a commit is still atomic on a crash).
+    The switch to WAL is stored in the file, so it is made once, here, with retries; a connection
+    opened later, while other workers hold locks, only sets its own lock-free settings.
     """
 
     def on_connect(connection: Any, _: Any) -> None:
         connection.isolation_level = None  # let the "begin" hook below open transactions
         cursor = connection.cursor()
-        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute("PRAGMA busy_timeout=60000")  # first: wait for a lock, never fail at once
         cursor.execute("PRAGMA synchronous=NORMAL")
-        cursor.execute("PRAGMA busy_timeout=60000")
         cursor.close()
 
     def on_begin(connection: Any) -> None:
@@ -142,6 +144,28 @@ def _tune_sqlite(storage: RDBStorage) -> None:
     sqlalchemy.event.listen(storage.engine, "connect", on_connect)
     sqlalchemy.event.listen(storage.engine, "begin", on_begin)
     storage.engine.dispose()  # reconnect, so the hooks apply to every connection
+    _enable_write_ahead_log(storage)
+
+
+def _enable_write_ahead_log(storage: RDBStorage, patience_seconds: float = 60.0) -> None:
+    """Switch the file to WAL, retrying while another worker holds a lock.
+
+    SQLite answers this switch with "database is locked" at once, without waiting on the busy
+    timeout, whenever another connection is inside a transaction; that only happens until the
+    first worker's switch succeeds (the mode is stored in the file), so a short retry loop ends.
+    """
+    deadline = time.monotonic() + patience_seconds
+    while True:
+        connection = storage.engine.raw_connection()  # no "begin" hook: outside a transaction
+        try:
+            connection.cursor().execute("PRAGMA journal_mode=WAL").close()
+            return
+        except sqlite3.OperationalError as exc:
+            if "locked" not in str(exc).lower() or time.monotonic() > deadline:
+                raise
+        finally:
+            connection.close()
+        time.sleep(0.05 + 0.2 * random.random())
 
 
 def study_name(prefix: str, settings: dict[str, Any]) -> str:
