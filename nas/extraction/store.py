@@ -108,6 +108,7 @@ def _open_rdb(url: str, attempts: int = 5) -> RDBStorage:
             sqlalchemy.exc.IntegrityError,
             sqlalchemy.exc.OperationalError,
             sqlalchemy.exc.ProgrammingError,  # PostgreSQL: DuplicateTable while another creates it
+            sqlite3.OperationalError,  # the switch to WAL, refused at once inside another's write
         ) as exc:
             # Another worker is creating the same schema ("already exists", a unique version
             # row, "database is locked"): wait and open what it made. Anything else is final.
@@ -127,8 +128,9 @@ def _tune_sqlite(storage: RDBStorage) -> None:
     ignores Optuna's SELECT ... FOR UPDATE). Every transaction therefore starts with
     BEGIN IMMEDIATE, which takes the write lock first (SQLAlchemy's documented recipe).
     Quick: write-ahead logging without an fsync per commit (a commit is still atomic on a crash).
-    The switch to WAL is stored in the file, so it is made once, here, with retries; a connection
-    opened later, while other workers hold locks, only sets its own lock-free settings.
+    The switch to WAL is stored in the file, so it is made once, here: SQLite refuses it at once,
+    without the busy wait, while another worker is inside a transaction, and `_open_rdb` retries
+    it then. A connection opened later only sets its own lock-free settings, so it cannot fail.
     """
 
     def on_connect(connection: Any, _: Any) -> None:
@@ -144,28 +146,11 @@ def _tune_sqlite(storage: RDBStorage) -> None:
     sqlalchemy.event.listen(storage.engine, "connect", on_connect)
     sqlalchemy.event.listen(storage.engine, "begin", on_begin)
     storage.engine.dispose()  # reconnect, so the hooks apply to every connection
-    _enable_write_ahead_log(storage)
-
-
-def _enable_write_ahead_log(storage: RDBStorage, patience_seconds: float = 60.0) -> None:
-    """Switch the file to WAL, retrying while another worker holds a lock.
-
-    SQLite answers this switch with "database is locked" at once, without waiting on the busy
-    timeout, whenever another connection is inside a transaction; that only happens until the
-    first worker's switch succeeds (the mode is stored in the file), so a short retry loop ends.
-    """
-    deadline = time.monotonic() + patience_seconds
-    while True:
-        connection = storage.engine.raw_connection()  # no "begin" hook: outside a transaction
-        try:
-            connection.cursor().execute("PRAGMA journal_mode=WAL").close()
-            return
-        except sqlite3.OperationalError as exc:
-            if "locked" not in str(exc).lower() or time.monotonic() > deadline:
-                raise
-        finally:
-            connection.close()
-        time.sleep(0.05 + 0.2 * random.random())
+    connection = storage.engine.raw_connection()  # no "begin" hook: outside a transaction
+    try:
+        connection.cursor().execute("PRAGMA journal_mode=WAL").close()
+    finally:
+        connection.close()
 
 
 def study_name(prefix: str, settings: dict[str, Any]) -> str:
