@@ -2,36 +2,33 @@
 
 Why two methods: Bort's claim is speed on a CPU, so the number must come from real forward passes
 of transformers' `BertModel` on the user's hardware (`MeasuredLatencyProxy`, ~1 s per bert-large
-candidate). Scoring a whole space that way takes minutes, so `PredictedLatencyProxy` exploits the
-AB^nC structure instead: it times each distinct encoder layer (H, A, I) once, plus the
-embeddings and pooler per H, predicts `D x layer + overhead`, and corrects the sum with an affine
-fit against a few full measurements (`latency_table.py`). The benchmark
-`benchmarks/latency_proxy.py` validates the prediction against measurement.
+candidate). Scoring a whole space that way takes minutes, so `PredictedLatencyProxy`
+(`latency_table.py`) exploits the AB^nC structure instead: it times each distinct encoder layer
+once, plus the embeddings and pooler per H, all interleaved in rounds with a few full models, and
+maps `D x layer + overhead` onto the full models with a robust fit whose quality is checked.
 
-Why this timing method: the machine is small and shared, so a number is only trustworthy when
-(i) the process has warmed up (the first model timed in a process runs up to 1.7x slow: a
-throw-away model runs first), (ii) each model runs a few untimed passes, (iii) many timed passes
-are summarised by their median with the IQR as spread, and (iv) the thread count is fixed and
-recorded. `torch.utils.benchmark.Timer` does the timing (and synchronises accelerators). Every
-value is keyed by a hardware fingerprint, so a cache never returns a number from other hardware.
+This module holds what both share: the settings (the fidelity of a latency), the hardware
+fingerprint that keys every value, and how a model is built and fed. How timing itself is done
+(threads, warm-up, rounds, the contention probe) is in `timing.py`.
 """
 
 from __future__ import annotations
 
 import contextlib
 import copy
-import math
 import os
 import platform
-import sys
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from functools import lru_cache
 from typing import TYPE_CHECKING, Any
 
+from bortnas.core.checks import positive_float, positive_int
+from bortnas.core.device import resolve_device
 from bortnas.core.errors import BortnasError
 
 from .base import Measurement, Proxy
+from .timing import time_callable, warm_up_process
 
 if TYPE_CHECKING:
     import torch
@@ -41,7 +38,6 @@ if TYPE_CHECKING:
 #: Weights are drawn from one seeded pool of this many normal values, tiled over every parameter:
 #: timing does not depend on the values, and drawing BERT-large's 335 M normals costs seconds.
 _POOL_SIZE = 1 << 20
-_WARM_DEVICES: set[str] = set()
 METHODS = ("measured", "predicted")
 #: How a timed model runs: PyTorch eager, or exported to ONNX and run by ONNX Runtime (CPU).
 RUNTIMES = ("eager", "onnxruntime")
@@ -52,47 +48,7 @@ class LatencyError(BortnasError, ValueError):
 
 
 def check_positive_int(name: str, value: object) -> int:
-    """`value` as a positive int, or a `LatencyError` that names the knob."""
-    if isinstance(value, bool) or not isinstance(value, int):
-        raise LatencyError(f"{name} must be a whole number, got {value!r}")
-    if value <= 0:
-        raise LatencyError(f"{name} must be positive, got {value}")
-    return value
-
-
-def check_positive_float(name: str, value: object) -> float:
-    if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
-        raise LatencyError(f"{name} must be a finite number, got {value!r}")
-    if value <= 0:
-        raise LatencyError(f"{name} must be positive, got {value}")
-    return float(value)
-
-
-def resolve_device(device: str) -> str:
-    """'cpu', 'cuda' (or 'cuda:N') when torch can reach a GPU, or 'auto': CUDA when there is
-    one, else the CPU with a one-line notice. Anything else is a user mistake."""
-    import torch
-
-    if device == "auto":
-        if torch.cuda.is_available():
-            return "cuda"
-        if "auto" not in _NOTICES:
-            _NOTICES.add("auto")
-            print("bortnas: --device auto: no CUDA GPU here, using the CPU", file=sys.stderr)
-        return "cpu"
-    if device == "cpu":
-        return device
-    if device == "cuda" or (isinstance(device, str) and device.startswith("cuda:")):
-        if not torch.cuda.is_available():
-            raise LatencyError(
-                f"device {device!r} was asked for, but torch {torch.__version__} sees no CUDA GPU; "
-                "use device='cpu' or 'auto'"
-            )
-        return device
-    raise LatencyError(f"unknown device {device!r}; expected 'cpu', 'cuda' or 'auto'")
-
-
-_NOTICES: set[str] = set()
+    return positive_int(name, value, LatencyError)
 
 
 @lru_cache(maxsize=1)
@@ -128,19 +84,6 @@ def hardware_fingerprint(
         "batch_size": batch_size,
         "sequence_length": sequence_length,
     }
-
-
-@contextlib.contextmanager
-def fixed_threads(threads: int) -> Iterator[None]:
-    """Run with exactly `threads` intra-op threads, restoring the caller's setting afterwards."""
-    import torch
-
-    previous = torch.get_num_threads()
-    torch.set_num_threads(threads)
-    try:
-        yield
-    finally:
-        torch.set_num_threads(previous)
 
 
 def random_weights(module: torch.nn.Module, device: str, seed: int = 0) -> torch.nn.Module:
@@ -265,62 +208,6 @@ def model_inputs(
     }
 
 
-def time_callable(
-    run: Callable[[], Any],
-    *,
-    device: str,
-    threads: int,
-    warmup: int,
-    repeat: int,
-    min_run_time: float,
-) -> dict[str, float]:
-    """Median and IQR (ms) of `run()` after `warmup` untimed calls, over >= ~`repeat` timed runs.
-
-    `blocked_autorange` keeps running until `min_run_time` seconds are spent; we stretch that to
-    `repeat` times the warm-up duration so that slow models still get several timed runs.
-    """
-    import torch
-    from torch.utils.benchmark import Timer
-
-    with fixed_threads(threads), torch.inference_mode():
-        started = time.perf_counter()
-        for _ in range(warmup):
-            run()
-        if device != "cpu":
-            torch.cuda.synchronize(device)
-        per_call = (time.perf_counter() - started) / warmup
-        timer = Timer(stmt="run()", globals={"run": run}, num_threads=threads)
-        result = timer.blocked_autorange(min_run_time=max(min_run_time, 0.95 * repeat * per_call))
-    return {
-        "median_ms": result.median * 1e3,
-        "iqr_ms": result.iqr * 1e3,
-        "mean_ms": result.mean * 1e3,
-        "min_ms": min(result.times) * 1e3,
-        "runs": len(result.times),
-        "calls_per_run": result.number_per_run,
-    }
-
-
-def warm_up_process(device: str, threads: int) -> None:
-    """Run a throw-away model once per process and device: the first model timed runs slow."""
-    if device in _WARM_DEVICES:
-        return
-    from bortnas.core.architecture import Architecture
-
-    arch = Architecture(depth=2, heads=8, hidden=512, intermediate=2048, vocab_size=1024)
-    model = build_model(arch, device)
-    inputs = model_inputs(arch, 1, 128, device)
-    time_callable(
-        lambda: model(**inputs),
-        device=device,
-        threads=threads,
-        warmup=3,
-        repeat=5,
-        min_run_time=0.3,
-    )
-    _WARM_DEVICES.add(device)
-
-
 class LatencySettings:
     """The knobs shared by both latency proxies, validated once (the fidelity of a latency)."""
 
@@ -353,7 +240,7 @@ class LatencySettings:
         )
         self.warmup = check_positive_int("warmup", warmup)
         self.repeat = check_positive_int("repeat", repeat)
-        self.min_run_time = check_positive_float("min_run_time", min_run_time)
+        self.min_run_time = positive_float("min_run_time", min_run_time, LatencyError)
         self.fingerprint = hardware_fingerprint(
             self.device, self.threads, self.batch_size, self.sequence_length
         )
@@ -368,17 +255,29 @@ class LatencySettings:
     def with_min_run_time(self, min_run_time: float) -> LatencySettings:
         """The same settings timed for at least `min_run_time` seconds per repeat."""
         settings = copy.copy(self)
-        settings.min_run_time = check_positive_float("min_run_time", min_run_time)
+        settings.min_run_time = positive_float("min_run_time", min_run_time, LatencyError)
         return settings
 
-    def time_module(self, module: Any, *args: Any, **kwargs: Any) -> dict[str, float]:
-        """Time `module(*args, **kwargs)` in this settings' runtime (see `time`)."""
+    def runner(self, module: Any, *args: Any, **kwargs: Any) -> Callable[[], Any]:
+        """`module(*args, **kwargs)` as one call in this settings' runtime (eager or ONNX)."""
         if self.runtime == "onnxruntime":
-            return self.time(onnx_runner(module, args, kwargs, self.threads))
-        return self.time(lambda: module(*args, **kwargs))
+            return onnx_runner(module, args, kwargs, self.threads)
+        return lambda: module(*args, **kwargs)
 
-    def time(self, run: Callable[[], Any]) -> dict[str, float]:
-        warm_up_process(self.device, self.threads)
+    def warm_up(self) -> None:
+        """Once per process and device: a throw-away model, since the first one timed runs slow."""
+        from bortnas.core.architecture import Architecture
+
+        def throw_away() -> tuple[Any, dict[str, Any]]:
+            arch = Architecture(depth=2, heads=8, hidden=512, intermediate=2048, vocab_size=1024)
+            return build_model(arch, self.device), model_inputs(arch, 1, 128, self.device)
+
+        warm_up_process(self.device, self.threads, throw_away)
+
+    def time_module(self, module: Any, *args: Any, **kwargs: Any) -> dict[str, float]:
+        """Time `module(*args, **kwargs)` alone in this settings' runtime (median of runs)."""
+        run = self.runner(module, *args, **kwargs)
+        self.warm_up()
         return time_callable(
             run,
             device=self.device,
@@ -421,6 +320,14 @@ class MeasuredLatencyProxy(Proxy):
             min_run_time=min_run_time,
             runtime=runtime,
         )
+
+    @property
+    def quality(self) -> dict[str, Any]:
+        """No calibration to check (every candidate is timed), but the machine's load is told."""
+        from .timing import contention_probe
+
+        probe = contention_probe(self.settings.threads, [])
+        return {"fit": None, "passed": True, "reasons": [], "probe": probe}
 
     def provenance(self) -> dict[str, Any]:
         return {

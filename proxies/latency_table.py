@@ -1,27 +1,18 @@
-"""Predicted latency: a per-layer lookup table plus an affine calibration against full measurements.
+"""Predicted latency: a per-layer table and a few full models, timed together, with a checked fit.
 
 Why it works: a BERT encoder is embeddings, D identical layers and a pooler (the AB^nC structure of
 the paper), so its forward time is close to `D x t_layer(H, A, I) + t_overhead(H)`. The bert-large
-space has only 70 distinct layers and 3 hidden sizes: timing those once (~25 s on two cores) lets
-the whole space of 630 candidates be scored by lookups. What the sum misses (the cost of calling
-the model, memory effects of a deep stack, timing drift) is absorbed by an affine fit
-`measured ~ slope x sum + intercept` on a few full measurements spread over the space.
+space has 50 distinct layers and 3 hidden sizes: timing those lets all 300 candidates be scored
+by lookups. What the sum misses is absorbed by `slope x sum + intercept`, fitted robustly on a
+few full models that span the space, its smallest and largest included (`latency_calibration`).
 
-Calibration set: `calibration_size` candidates of the space at evenly spaced ranks of their
-encoder parameter count, from the 5th to the 90th percentile. Ranking by parameters needs no
-timing, covers small and large models, and skips the most expensive ones (an affine fit
-extrapolates well, and each of them costs seconds to time). The space is
-the `space` given to the constructor (a `SearchSpace`, its name, or a list of architectures),
-else `bert-large`; `calibrate(architectures)` sets the calibration set explicitly.
-
-Caching: layer timings, overheads and the calibration's full measurements all go through a
-`MeasurementCache`, keyed by the hardware fingerprint and the knobs, so a second process re-uses
-them. `refresh=True` re-times each of them once in this proxy's life (`--remeasure`).
-
-Why table entries use the fastest timed run, not the median: the entries are timed one after the
-other while other work comes and goes on a shared machine, and contention only ever adds time, so
-the minimum is the figure least disturbed by when an entry happened to be timed. The calibration
-maps the sum onto medians of full measurements, so predictions are medians all the same.
+Why one table timed at once: every entry (layers, overheads, the calibration's full models) is
+timed in interleaved rounds and keeps its fastest call (`timing.time_in_rounds`), so drift and
+contention hit all entries alike instead of whichever happened to be timed during a burst. The
+table covers the whole space (`space`) plus the architectures passed to `prepare`, and is cached
+as one record keyed by the hardware fingerprint, the knobs and its entries. When the calibration
+fails its gate, the table is timed for more rounds (`retimings` times); a gate still failed is
+kept in `quality` with its reasons, for the search to report.
 """
 
 from __future__ import annotations
@@ -29,65 +20,53 @@ from __future__ import annotations
 import hashlib
 import json
 import warnings
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from typing import Any, Literal
 
 import numpy as np
 
 from bortnas.core.architecture import Architecture, count_parameters
 
-from .base import Measurement, MeasurementCache, Proxy, evaluate_cached
+from .base import Measurement, MeasurementCache, Proxy
 from .latency import (
     METHODS,
     LatencyError,
+    LatencySettings,
     MeasuredLatencyProxy,
     check_positive_int,
     model_inputs,
     random_weights,
 )
+from .latency_calibration import assess_calibration
+from .timing import contention_probe, time_in_rounds
 
 DEFAULT_SPACE = "bert-large"
-
-
-def fit_affine(raw: Sequence[float], measured: Sequence[float]) -> tuple[float, float]:
-    """Least-squares `measured ~ slope x raw + intercept`; proportional when the fit is unphysical.
-
-    A non-positive slope would invert the ranking; it only happens when noise swamps a set of
-    near-identical calibration points. A negative intercept is unphysical too: the raw sum already
-    counts every layer and the embeddings and pooler, so what it misses can only add time. It comes
-    from one disturbed timing (measured: a table entry timed 118 ms against a 73 ms model, giving
-    intercept -14 ms), and it predicts negative latencies for the smallest candidates of the space.
-    In both cases a fit through the origin is the safe fallback.
-    """
-    x = np.asarray(raw, dtype=float)
-    y = np.asarray(measured, dtype=float)
-    if len(x) < 2 or np.ptp(x) == 0:
-        raise LatencyError("calibration needs at least two architectures of different latency")
-    slope, intercept = np.polyfit(x, y, 1)
-    if slope <= 0 or intercept < 0:
-        warnings.warn(
-            f"latency calibration slope {slope:.3g}, intercept {intercept:.3g} ms: "
-            "fitting a proportional model instead (a timing was likely disturbed)",
-            stacklevel=2,
-        )
-        return float(x @ y / (x @ x)), 0.0
-    return float(slope), float(intercept)
+#: Bumped when the timing scheme changes, so that no cache or study mixes two schemes.
+SCHEME = "rounds-1"
 
 
 def pick_calibration(candidates: Iterable[Architecture], size: int) -> list[Architecture]:
-    """`size` distinct candidates at evenly spaced ranks (5th-90th percentile) of encoder size."""
+    """`size` distinct candidates at evenly spaced ranks of encoder size, smallest and largest
+    included: the fit then interpolates over the whole space instead of extrapolating."""
     ranked = sorted(
         set(candidates), key=lambda a: (count_parameters(a).without_embeddings, a.shape)
     )
     if len(ranked) < 2:
         raise LatencyError("calibration needs a space with at least two architectures")
-    picks = np.linspace(0.05, 0.9, min(size, len(ranked))) * (len(ranked) - 1)
+    picks = np.linspace(0.0, 1.0, min(size, len(ranked))) * (len(ranked) - 1)
     return sorted({ranked[round(p)] for p in picks})
 
 
-def _key(kind: str, payload: dict[str, Any]) -> str:
-    digest = hashlib.sha256(json.dumps(payload, sort_keys=True, default=str).encode()).hexdigest()
-    return f"latency-{kind}-{digest[:24]}"
+def layer_key(a: Architecture) -> str:
+    return f"layer:{a.hidden}-{a.heads}-{a.intermediate}"
+
+
+def overhead_key(a: Architecture) -> str:
+    return f"overhead:{a.hidden}-{a.vocab_size}-{a.max_positions}-{a.type_vocab_size}"
+
+
+def model_key(a: Architecture) -> str:
+    return f"model:{a.id}"
 
 
 class PredictedLatencyProxy(Proxy):
@@ -99,62 +78,75 @@ class PredictedLatencyProxy(Proxy):
 
     name = "latency"
     unit = "ms"
-    cost = "one layer timing per distinct (H, A, I) and a few full measurements, then ~free"
+    cost = "one timing of each distinct layer and a few full models, in rounds; then ~free"
 
     def __init__(
         self,
         *,
         space: Any = None,
-        calibration_size: int = 5,
+        calibration_size: int = 7,
         batch_size: int = 1,
         sequence_length: int = 128,
         device: str = "cpu",
         threads: int | None = None,
         warmup: int = 2,
-        repeat: int = 5,
-        min_run_time: float = 0.1,
+        rounds: int = 6,
+        retimings: int = 2,
         cache: MeasurementCache | None | Literal["default"] = "default",
         refresh: bool = False,
         runtime: str = "eager",
     ) -> None:
-        # Full measurements share the measured proxy's knobs and cache entries; the per-layer
-        # table differs only in how long each repeat runs.
-        self.measured = MeasuredLatencyProxy(
+        self.settings = LatencySettings(
             batch_size=batch_size,
             sequence_length=sequence_length,
             device=device,
             threads=threads,
             warmup=warmup,
-            repeat=repeat,
+            repeat=1,
+            min_run_time=0.1,
             runtime=runtime,
         )
-        self.settings = self.measured.settings.with_min_run_time(min_run_time)
         self.calibration_size = check_positive_int("calibration_size", calibration_size)
         if self.calibration_size < 2:
             raise LatencyError("calibration_size must be at least 2 (an affine fit has 2 terms)")
+        self.rounds = check_positive_int("rounds", rounds)
+        if isinstance(retimings, bool) or not isinstance(retimings, int) or retimings < 0:
+            raise LatencyError(f"retimings must be a whole number >= 0, got {retimings!r}")
+        self.retimings = retimings
         self.space = space
         self.cache = MeasurementCache() if cache == "default" else cache
         self.refresh = bool(refresh)
         self._calibration_set: list[Architecture] | None = None
-        self._calibration: dict[str, Any] | None = None
-        self._table: dict[str, Measurement] = {}
+        self._entries: dict[str, dict[str, float]] = {}
+        self.quality: dict[str, Any] | None = None
+        #: Called with (round, rounds) while the table is timed (the search's progress bar).
+        self.on_round: Callable[[int, int], None] | None = None
 
     # -- what the values depend on ---------------------------------------------------------
 
-    def calibration_set(self) -> list[Architecture]:
-        """The architectures the affine fit uses (chosen from the space, without timing)."""
-        if self._calibration_set is None:
-            space = self.space if self.space is not None else DEFAULT_SPACE
-            if isinstance(space, str):
-                from bortnas.search_spaces import load_space
+    def _space_candidates(self) -> list[Architecture]:
+        space = self.space if self.space is not None else DEFAULT_SPACE
+        if isinstance(space, str):
+            from bortnas.search_spaces import load_space
 
-                space = load_space(space)
-            candidates = getattr(space, "candidates", space)
-            self._calibration_set = pick_calibration(candidates, self.calibration_size)
+            space = load_space(space)
+        return list(getattr(space, "candidates", space))
+
+    def calibration_set(self) -> list[Architecture]:
+        """The full models the fit uses (chosen from the space by size, without timing)."""
+        if self._calibration_set is None:
+            self._calibration_set = pick_calibration(
+                self._space_candidates(), self.calibration_size
+            )
         return self._calibration_set
 
     def _base(self) -> dict[str, Any]:
-        return {**self.settings.fingerprint, **self.settings.knobs()}
+        return {
+            **self.settings.fingerprint,
+            "warmup": self.settings.warmup,
+            "scheme": SCHEME,
+            "rounds": self.rounds,
+        }
 
     def provenance(self) -> dict[str, Any]:
         return {
@@ -166,138 +158,154 @@ class PredictedLatencyProxy(Proxy):
 
     # -- the table ----------------------------------------------------------------------------
 
-    def _cached(self, key: str, compute: Any) -> Measurement:
-        """One table entry: from memory, else the disk cache (unless refreshing), else timed."""
-        if key in self._table:
-            return self._table[key]
-        entry = None if self.refresh or self.cache is None else self.cache.get(key)
-        if entry is None:
-            entry = compute()
-            if self.cache is not None:
-                self.cache.put(key, entry)
-        self._table[key] = entry
-        return entry
+    def _needed(self, architectures: Iterable[Architecture]) -> dict[str, Architecture]:
+        """Table entry -> an architecture that has it: layers, overheads, calibration models."""
+        needed: dict[str, Architecture] = {}
+        for a in [*self._space_candidates(), *architectures]:
+            needed.setdefault(layer_key(a), a)
+            needed.setdefault(overhead_key(a), a)
+        for a in self.calibration_set():
+            needed[model_key(a)] = a
+        return needed
 
-    def layer_time(self, hidden: int, heads: int, intermediate: int) -> Measurement:
-        """Median time (ms) of one `BertLayer` of shape (H, A, I) at the batch and sequence."""
-        shape = {"hidden": hidden, "heads": heads, "intermediate": intermediate}
-        key = _key("layer", {**self._base(), **shape})
-        return self._cached(key, lambda: self._time_layer(hidden, heads, intermediate))
-
-    def _time_layer(self, hidden: int, heads: int, intermediate: int) -> Measurement:
+    def _runner(self, key: str, architecture: Architecture) -> Callable[[], Any]:
+        """A call of one table entry: an encoder layer, the model without layers, or a model."""
         import torch
         from transformers import BertModel
 
         s = self.settings
-        arch = Architecture(depth=1, heads=heads, hidden=hidden, intermediate=intermediate)
-        # Take the layer from a (meta) BertModel so that it gets the model's attention kernel.
+        if key.startswith("layer:"):
+            # Taken from a (meta) BertModel so that it gets the model's attention kernel; with a
+            # full attention mask, BertModel hands its layers no mask (SDPA): do the same.
+            single = architecture.with_shape(depth=1)
+            with torch.device("meta"):
+                layer = BertModel(single.to_bert_config()).encoder.layer[0]
+            layer = random_weights(layer, s.device)
+            states = torch.randn(s.batch_size, s.sequence_length, architecture.hidden)
+            return s.runner(layer, states.to(s.device))
+        depth = 0 if key.startswith("overhead:") else architecture.depth
         with torch.device("meta"):
-            layer = BertModel(arch.to_bert_config()).encoder.layer[0]
-        layer = random_weights(layer, s.device)
-        states = torch.randn(s.batch_size, s.sequence_length, hidden, device=s.device)
-        # With a full attention mask, BertModel hands its layers no mask (SDPA): do the same.
-        timing = s.time_module(layer, states)
-        return Measurement(
-            proxy="latency-layer",
-            value=timing["min_ms"],
-            unit="ms",
-            spread=timing["iqr_ms"],
-            details={**timing, "shape": [hidden, heads, intermediate]},
-            provenance=self._base(),
-        )
-
-    def overhead_time(self, architecture: Architecture) -> Measurement:
-        """Median time (ms) of the model without layers: embeddings, mask, pooler (depends on H)."""
-        context = {
-            "hidden": architecture.hidden,
-            "vocab_size": architecture.vocab_size,
-            "max_positions": architecture.max_positions,
-            "type_vocab_size": architecture.type_vocab_size,
-        }
-        key = _key("overhead", {**self._base(), **context})
-        return self._cached(key, lambda: self._time_overhead(architecture))
-
-    def _time_overhead(self, architecture: Architecture) -> Measurement:
-        import torch
-        from transformers import BertModel
-
-        s = self.settings
-        with torch.device("meta"):
-            model = BertModel(architecture.to_bert_config(num_hidden_layers=0))
+            model = BertModel(architecture.to_bert_config(num_hidden_layers=depth))
         model = random_weights(model, s.device)
         inputs = model_inputs(architecture, s.batch_size, s.sequence_length, s.device)
-        timing = s.time_module(model, **inputs)
-        return Measurement(
-            proxy="latency-overhead",
-            value=timing["min_ms"],
-            unit="ms",
-            spread=timing["iqr_ms"],
-            details=timing,
-            provenance=self._base(),
+        return s.runner(model, **inputs)
+
+    def _time(self, needed: dict[str, Architecture], rounds: int) -> tuple[dict, list[float]]:
+        """Time `needed` in interleaved rounds; returns per-entry timings and the probe's rounds.
+        (Tests override this to feed known or disturbed timings.)"""
+        self.settings.warm_up()
+        runs = {key: self._runner(key, a) for key, a in needed.items()}
+        timings, probes = time_in_rounds(
+            runs,
+            device=self.settings.device,
+            threads=self.settings.threads,
+            warmup=self.settings.warmup,
+            rounds=rounds,
+            on_round=self.on_round,
         )
+        return {key: t.to_dict() for key, t in timings.items()}, probes
+
+    def _table_key(self, keys: Sequence[str]) -> str:
+        calibration = sorted(a.id for a in self.calibration_set())
+        payload = {**self._base(), "entries": sorted(keys), "calibration_set": calibration}
+        digest = hashlib.sha256(json.dumps(payload, sort_keys=True, default=str).encode())
+        return f"latency-table-{digest.hexdigest()[:24]}"
+
+    def prepare(self, architectures: Iterable[Architecture] = ()) -> dict[str, Any]:
+        """Make sure the table covers the space, `architectures` and the calibration; returns the
+        calibration's quality record. Times (or reads from the cache) only what is missing."""
+        needed = self._needed(architectures)
+        missing = {key: a for key, a in needed.items() if key not in self._entries}
+        if not missing and self.quality is not None:
+            return self.quality
+        key = self._table_key(list(needed))
+        cached = None if self.refresh or self.cache is None else self.cache.get(key)
+        if cached is not None:
+            self._entries.update(cached.details["entries"])
+            self.quality = cached.details["quality"]
+            return self.quality
+        self.refresh = False  # `--remeasure` re-times once in this proxy's life
+        if self.quality is None:
+            self._measure(needed)
+        else:  # a few entries beyond a calibrated table (an outside reference): time only them
+            self._merge(self._time(missing, self.rounds)[0])
+        if self.cache is not None:
+            entries = {k: self._entries[k] for k in needed}
+            record = {"entries": entries, "quality": self.quality}
+            self.cache.put(
+                key, Measurement("latency-table", len(entries), "entries", details=record)
+            )
+        return self.quality  # type: ignore[return-value]
+
+    def _measure(self, entries: dict[str, Architecture]) -> None:
+        """Time `entries` in rounds, fit the calibration, and re-time while its gate fails."""
+        all_probes: list[float] = []
+        timings, probes = self._time(entries, self.rounds)
+        all_probes += probes
+        self._merge(timings)
+        quality = self._calibrate()
+        retimed = 0
+        while (not quality["passed"] or quality["outliers"]) and retimed < self.retimings:
+            retimed += 1
+            extra, probes = self._time(entries, self.rounds)
+            all_probes += probes
+            self._merge(extra)
+            quality = self._calibrate()
+        quality["retimed"] = retimed
+        quality["rounds"] = self.rounds * (retimed + 1)
+        quality["probe"] = contention_probe(self.settings.threads, all_probes)
+        if not quality["passed"]:
+            warnings.warn(
+                "latency calibration failed its quality gate after "
+                f"{retimed} re-timing(s): {'; '.join(quality['reasons'])}; the machine was "
+                + ("busy" if quality["probe"]["busy"] else "unsteady")
+                + " (latency ratios may be off: re-run with --remeasure on a quiet machine)",
+                stacklevel=2,
+            )
+        self.quality = quality
+
+    def _merge(self, timings: dict[str, dict[str, float]]) -> None:
+        """Keep each entry's fastest call over every round it was timed in."""
+        for key, timing in timings.items():
+            known = self._entries.get(key)
+            if known is None or timing["min_ms"] < known["min_ms"]:
+                self._entries[key] = dict(timing)
+
+    def _calibrate(self) -> dict[str, Any]:
+        archs = self.calibration_set()
+        raw = [self.raw_prediction(a) for a in archs]
+        measured = [self._entries[model_key(a)]["min_ms"] for a in archs]
+        return assess_calibration([a.name for a in archs], raw, measured)
 
     def raw_prediction(self, architecture: Architecture) -> float:
         """`D x t_layer + t_overhead` in ms, before calibration."""
-        a = architecture
-        layer = self.layer_time(a.hidden, a.heads, a.intermediate).value
-        return a.depth * layer + self.overhead_time(a).value
-
-    # -- calibration --------------------------------------------------------------------------
+        layer = self._entries[layer_key(architecture)]["min_ms"]
+        return architecture.depth * layer + self._entries[overhead_key(architecture)]["min_ms"]
 
     def calibrate(self, architectures: Sequence[Architecture] | None = None) -> dict[str, Any]:
-        """Fit the affine correction on full measurements of `architectures` (default: the set
-        picked from the space). Cached on disk under the fingerprint and the set's ids."""
+        """The calibration's quality record (`architectures`: use them as the calibration set)."""
         if architectures is not None:
             self._calibration_set = sorted(set(architectures))
-            self._calibration = None
-        archs = self.calibration_set()
-        key = _key("calibration", {**self._base(), "set": sorted(a.id for a in archs)})
-
-        def compute() -> Measurement:
-            raw = [self.raw_prediction(a) for a in archs]
-            measured = [
-                evaluate_cached(self.measured, a, self.cache, refresh=self.refresh).value
-                for a in archs
-            ]
-            slope, intercept = fit_affine(raw, measured)
-            residual = np.asarray(measured) - (slope * np.asarray(raw) + intercept)
-            return Measurement(
-                proxy="latency-calibration",
-                value=slope,
-                unit="ms/ms",
-                spread=float(np.sqrt(np.mean(residual**2))),
-                details={
-                    "slope": slope,
-                    "intercept": intercept,
-                    "raw_ms": raw,
-                    "measured_ms": measured,
-                    "architectures": [a.name for a in archs],
-                },
-                provenance=self._base(),
-            )
-
-        entry = self._cached(key, compute)
-        self._calibration = {**entry.details, "rms_ms": entry.spread}
-        return self._calibration
+            self.quality = None
+        return self.prepare()
 
     def evaluate(self, architecture: Architecture) -> Measurement:
-        calibration = self._calibration or self.calibrate()
+        quality = self.prepare([architecture])
         raw = self.raw_prediction(architecture)
-        value = calibration["slope"] * raw + calibration["intercept"]
+        value = quality["slope"] * raw + quality["intercept"]
+        loo = [p["loo_relative_error"] for p in quality["points"] if p["loo_relative_error"]]
+        relative = float(np.sqrt(np.mean(np.square(loo)))) if loo else 0.0
         return Measurement(
             proxy=self.name,
             value=float(value),
             unit=self.unit,
-            spread=calibration["rms_ms"],
+            spread=float(value * relative),
             details={
                 "raw_ms": raw,
-                "slope": calibration["slope"],
-                "intercept": calibration["intercept"],
-                "spread_kind": "calibration RMS residual",
-                "layer_ms": self.layer_time(
-                    architecture.hidden, architecture.heads, architecture.intermediate
-                ).value,
-                "overhead_ms": self.overhead_time(architecture).value,
+                "slope": quality["slope"],
+                "intercept": quality["intercept"],
+                "spread_kind": "RMS leave-one-out relative error of the calibration, x value",
+                "calibration_passed": quality["passed"],
             },
             provenance=self.provenance(),
         )

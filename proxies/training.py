@@ -82,10 +82,7 @@ def scaled_width(architecture: Architecture, width_scale: float) -> tuple[int, i
 
 
 def resolve_training_device(device: str) -> str:
-    """cpu, cuda or auto (CUDA when torch sees a GPU, else the CPU): one rule for every proxy."""
-    from .latency import LatencyError, resolve_device
+    """cpu, cuda or auto (CUDA when torch sees a GPU, else the CPU): the shared device rule."""
+    from bortnas.core.device import resolve_device
 
-    try:
-        return resolve_device(device)
-    except LatencyError as exc:
-        raise ProxySettingError(str(exc)) from None
+    return resolve_device(device)

@@ -6,41 +6,49 @@ tests only check properties that hold on any machine, however loaded.
 
 from __future__ import annotations
 
+import time
+
+import numpy as np
 import pytest
 import torch
 
-from bortnas import Architecture, BortnasError, load_space
-from bortnas.proxies.base import Measurement, MeasurementCache, evaluate_cached
+from bortnas import Architecture, BortnasError, count_parameters, load_space
+from bortnas.proxies.base import MeasurementCache, evaluate_cached
 from bortnas.proxies.latency import (
     LatencyError,
     LatencySettings,
     MeasuredLatencyProxy,
     hardware_fingerprint,
 )
+from bortnas.proxies.latency_calibration import assess_calibration, fit_calibration
 from bortnas.proxies.latency_table import (
     PredictedLatencyProxy,
-    fit_affine,
+    layer_key,
     make_latency_proxy,
+    model_key,
+    overhead_key,
     pick_calibration,
 )
+from bortnas.proxies.timing import time_in_rounds
 
 TINY = {"vocab_size": 1024, "max_positions": 130}
 SHALLOW = Architecture(depth=1, heads=4, hidden=64, intermediate=256, **TINY)
 DEEP = SHALLOW.with_shape(depth=8)
 FAST = {"sequence_length": 64, "warmup": 1, "repeat": 3, "min_run_time": 0.05, "threads": 1}
+FAST_TABLE = {"sequence_length": 64, "warmup": 1, "rounds": 2, "threads": 1}
 
 
 @pytest.fixture
 def count_timings(monkeypatch: pytest.MonkeyPatch) -> list[int]:
-    """Counts every timed callable (model, layer or overhead) across both proxies."""
+    """Counts every model timed alone (the measured proxy's path)."""
     calls: list[int] = []
-    original = LatencySettings.time
+    original = LatencySettings.time_module
 
-    def counting(self: LatencySettings, run):  # type: ignore[no-untyped-def]
+    def counting(self: LatencySettings, module, *args, **kwargs):  # type: ignore[no-untyped-def]
         calls.append(1)
-        return original(self, run)
+        return original(self, module, *args, **kwargs)
 
-    monkeypatch.setattr(LatencySettings, "time", counting)
+    monkeypatch.setattr(LatencySettings, "time_module", counting)
     return calls
 
 
@@ -84,21 +92,23 @@ def test_threads_are_recorded_and_restored() -> None:
 
 
 @pytest.mark.parametrize(
-    ("knobs", "message"),
+    ("knobs", "message", "methods"),
     [
-        ({"batch_size": 0}, "batch_size must be positive"),
-        ({"sequence_length": "128"}, "sequence_length must be a whole number"),
-        ({"threads": True}, "threads must be a whole number"),
-        ({"threads": -2}, "threads must be positive"),
-        ({"repeat": 0}, "repeat must be positive"),
-        ({"min_run_time": float("nan")}, "min_run_time must be a finite number"),
-        ({"device": "tpu"}, "unknown device 'tpu'"),
-        ({"runtime": "tensorrt"}, "unknown runtime 'tensorrt'"),
+        ({"batch_size": 0}, "batch_size must be positive", ("measured", "predicted")),
+        ({"sequence_length": "128"}, "sequence_length must be a whole", ("measured", "predicted")),
+        ({"threads": True}, "threads must be a whole number", ("measured", "predicted")),
+        ({"threads": -2}, "threads must be positive", ("measured", "predicted")),
+        ({"repeat": 0}, "repeat must be positive", ("measured",)),
+        ({"min_run_time": float("nan")}, "min_run_time must be a finite", ("measured",)),
+        ({"rounds": 0}, "rounds must be positive", ("predicted",)),
+        ({"retimings": -1}, "retimings must be a whole number >= 0", ("predicted",)),
+        ({"device": "tpu"}, "unknown device 'tpu'", ("measured", "predicted")),
+        ({"runtime": "tensorrt"}, "unknown runtime 'tensorrt'", ("measured", "predicted")),
     ],
 )
-def test_bad_arguments_raise_clear_errors(knobs, message) -> None:
-    for method in ("measured", "predicted"):
-        with pytest.raises(LatencyError, match=message):
+def test_bad_arguments_raise_clear_errors(knobs, message, methods) -> None:
+    for method in methods:
+        with pytest.raises(BortnasError, match=message):
             make_latency_proxy(method, **knobs)
 
 
@@ -110,76 +120,162 @@ def test_other_user_mistakes() -> None:
         PredictedLatencyProxy(calibration_size=1)
     with pytest.raises(LatencyError, match="exceeds"):
         MeasuredLatencyProxy(sequence_length=512).evaluate(SHALLOW)
-    if not torch.cuda.is_available():
-        with pytest.raises(LatencyError, match="sees no CUDA GPU"):
-            MeasuredLatencyProxy(device="cuda")
 
 
-def test_affine_fit_is_exact_on_a_linear_case() -> None:
-    slope, intercept = fit_affine([1.0, 2.0, 5.0, 9.0], [5.0, 7.5, 15.0, 25.0])
-    assert slope == pytest.approx(2.5) and intercept == pytest.approx(2.5)
+@pytest.mark.skipif(torch.cuda.is_available(), reason="needs a machine without a CUDA GPU")
+def test_asking_for_a_gpu_that_is_not_there_is_a_user_mistake() -> None:
+    with pytest.raises(BortnasError, match="sees no CUDA GPU"):
+        MeasuredLatencyProxy(device="cuda")
+
+
+def test_calibration_fit_is_exact_on_a_linear_case() -> None:
+    slope, intercept = fit_calibration([1.0, 2.0, 5.0, 9.0], [5.0, 7.5, 15.0, 25.0])
+    assert slope == pytest.approx(2.5)
+    assert intercept == pytest.approx(2.5)
     with pytest.raises(LatencyError):
-        fit_affine([3.0, 3.0], [1.0, 2.0])
+        fit_calibration([3.0, 3.0], [1.0, 2.0])
 
 
-def test_a_negative_intercept_falls_back_to_a_proportional_fit() -> None:
-    # The calibration of a real run where one entry was timed under contention: least squares
-    # gives intercept -14 ms, which predicted -7 ms for the smallest bert-large candidates.
+def test_one_disturbed_full_timing_does_not_move_the_calibration() -> None:
+    # The search of the report: one full model timed under contention (here 180 ms too slow).
+    # Least squares turned such a point into a large intercept added to every candidate.
+    raw = np.array([5.0, 20.0, 40.0, 70.0, 110.0, 160.0, 210.0])
+    measured = 1.1 * raw + 0.3
+    disturbed = measured.copy()
+    disturbed[2] += 180.0
+    slope, intercept = fit_calibration(raw, disturbed)
+    assert slope == pytest.approx(1.1, rel=0.05)
+    assert intercept < 0.5 * measured[0]
+    least_squares = np.polyfit(raw, disturbed, 1)
+    assert least_squares[1] > 10  # what the old fit did with it
+
+
+def test_a_negative_intercept_falls_back_to_a_fit_through_the_origin() -> None:
     raw = [19.0, 117.8, 108.4, 32.2, 224.5]
-    measured = [14.5, 73.1, 123.0, 43.6, 275.9]
-    with pytest.warns(UserWarning, match="proportional"):
-        slope, intercept = fit_affine(raw, measured)
-    assert intercept == 0.0 and slope > 0
-    assert slope * 2.0 + intercept > 0  # any positive raw sum gives a positive latency
+    measured = [10.5, 123.1, 113.0, 30.6, 245.9]
+    slope, intercept = fit_calibration(raw, measured)
+    assert intercept == 0.0
+    assert slope > 0
 
 
-def test_calibration_set_is_spread_over_the_space() -> None:
+def test_the_gate_flags_a_calibration_that_leaving_one_out_contradicts() -> None:
+    raw = [5.0, 20.0, 40.0, 70.0, 110.0, 160.0, 210.0]
+    good = assess_calibration(list("abcdefg"), raw, [1.1 * x + 0.3 for x in raw])
+    assert good["passed"]
+    assert good["max_loo_relative_error"] < 0.01
+    assert [p["architecture"] for p in good["points"]] == list("abcdefg")
+    # Three of seven points disturbed: beyond what Theil-Sen can ignore.
+    bad = assess_calibration(list("abcdefg"), raw, [6.0, 300.0, 44.3, 400.0, 121.3, 176.3, 900.0])
+    assert not bad["passed"]
+    assert bad["reasons"]
+
+
+def test_calibration_set_spans_the_space_smallest_and_largest_included() -> None:
     space = load_space("bert-large").candidates
-    picked = pick_calibration(space, 5)
-    assert len(picked) == 5 and set(picked) <= set(space)
-    assert len({a.depth for a in picked}) >= 2 and len({a.hidden for a in picked}) >= 2
+    picked = pick_calibration(space, 7)
+    assert len(picked) == 7
+    assert set(picked) <= set(space)
+    sizes = sorted(space, key=lambda a: (count_parameters(a).without_embeddings, a.shape))
+    assert sizes[0] in picked
+    assert sizes[-1] in picked
+    assert len({a.depth for a in picked}) >= 3
+
+
+def test_rounds_keep_the_fastest_call_so_one_delayed_call_is_ignored() -> None:
+    calls = []
+
+    def steady() -> None:
+        time.sleep(0.002)
+
+    def delayed_once() -> None:
+        calls.append(1)
+        time.sleep(0.002 + (0.2 if len(calls) == 3 else 0.0))
+
+    timings, probes = time_in_rounds(
+        {"steady": steady, "delayed": delayed_once}, device="cpu", threads=1, warmup=1, rounds=4
+    )
+    assert len(probes) == 4
+    assert timings["delayed"].min_ms < 20  # the 200 ms call is not the entry's value
+    assert timings["delayed"].rounds == 4
+    assert timings["steady"].calls >= 4
 
 
 class _SyntheticTable(PredictedLatencyProxy):
-    """Layer, overhead and full timings replaced by known numbers: checks the combination."""
+    """Every entry's timing replaced by known numbers (optionally disturbed): checks the
+    combination, the robust calibration, its gate and the re-timing, without a clock."""
 
-    def _time_layer(self, hidden, heads, intermediate):  # type: ignore[no-untyped-def]
-        return Measurement("latency-layer", hidden * intermediate / 1000 + heads, "ms")
+    def __init__(self, *args, disturb=(), **kwargs) -> None:  # type: ignore[no-untyped-def]
+        super().__init__(*args, **kwargs)
+        self.disturb = set(disturb)
+        self.timed: list[int] = []
 
-    def _time_overhead(self, architecture):  # type: ignore[no-untyped-def]
-        return Measurement("latency-overhead", architecture.hidden / 100, "ms")
-
-
-def test_prediction_combines_layers_and_calibration(monkeypatch) -> None:
-    proxy = _SyntheticTable(space="tiny", calibration_size=4, cache=None, threads=1)
-
-    def truth(a: Architecture) -> float:  # an exactly affine "measurement"
+    @staticmethod
+    def truth(a: Architecture) -> float:  # an exactly affine full-model time
         return 3.0 * (a.depth * (a.hidden * a.intermediate / 1000 + a.heads) + a.hidden / 100) + 1
 
-    def measured(a: Architecture) -> Measurement:
-        return Measurement("latency", truth(a), "ms")
+    def _time(self, needed, rounds):  # type: ignore[no-untyped-def]
+        self.timed.append(len(needed))
+        values = {}
+        for key, a in needed.items():
+            if key.startswith("layer:"):
+                value = a.hidden * a.intermediate / 1000 + a.heads
+            elif key.startswith("overhead:"):
+                value = a.hidden / 100
+            else:
+                value = self.truth(a) * (5.0 if a in self.disturb else 1.0)
+            values[key] = {"min_ms": value, "median_round_ms": value, "spread_ms": 0.0}
+        return values, [1.0] * rounds
 
-    monkeypatch.setattr(proxy.measured, "evaluate", measured)
+
+def test_prediction_combines_layers_and_calibration() -> None:
+    proxy = _SyntheticTable(space="tiny", calibration_size=4, cache=None, threads=1)
     for arch in load_space("tiny").candidates:
-        assert proxy.evaluate(arch).value == pytest.approx(truth(arch))
+        assert proxy.evaluate(arch).value == pytest.approx(_SyntheticTable.truth(arch))
     assert proxy.evaluate(SHALLOW).details["slope"] == pytest.approx(3.0)
     assert proxy.provenance()["method"] == "predicted"
+    assert proxy.quality["passed"]
+    assert proxy.timed[0] == len(proxy._needed([]))  # one timing pass over the whole table
+    keys = set(proxy._needed([]))
+    assert {layer_key(SHALLOW), overhead_key(SHALLOW)} <= keys | {layer_key(SHALLOW)}
+    assert all(model_key(a) in keys for a in proxy.calibration_set())
 
 
-def test_predicted_proxy_reuses_its_table_across_instances(tmp_path, count_timings) -> None:
+def test_one_disturbed_calibration_model_leaves_predictions_within_20_percent() -> None:
+    space = load_space("tiny").candidates
+    clean = _SyntheticTable(space="tiny", cache=None, threads=1)
+    victim = clean.calibration_set()[3]
+    disturbed = _SyntheticTable(space="tiny", cache=None, threads=1, disturb=[victim])
+    for arch in space:
+        assert disturbed.evaluate(arch).value == pytest.approx(clean.evaluate(arch).value, rel=0.2)
+    assert disturbed.quality["passed"]
+    assert disturbed.quality["outliers"] == [victim.name]  # listed, and ignored by the fit
+    assert disturbed.quality["retimed"] == 2  # an outlier is re-timed before it is accepted
+
+
+def test_an_unrepairable_calibration_is_reported_not_silent() -> None:
+    proxy = _SyntheticTable(space="tiny", cache=None, threads=1, retimings=2)
+    proxy.disturb = set(proxy.calibration_set()[1::2])  # 3 of 7: too many to ignore
+    with pytest.warns(UserWarning, match="quality gate"):
+        proxy.prepare()
+    assert not proxy.quality["passed"]
+    assert proxy.quality["retimed"] == 2
+    assert len(proxy.timed) == 3  # timed, then re-timed twice
+    assert proxy.evaluate(SHALLOW).details["calibration_passed"] is False
+
+
+def test_predicted_proxy_reuses_its_table_across_instances(tmp_path) -> None:
     cache = MeasurementCache(tmp_path)
-    knobs = {**FAST, "space": "tiny", "calibration_size": 3, "cache": cache}
+    knobs = {**FAST_TABLE, "space": "tiny", "calibration_size": 3, "cache": cache}
     first = PredictedLatencyProxy(**knobs)
     values = [first.evaluate(SHALLOW.with_shape(depth=d)).value for d in (1, 4, 8)]
-    assert values == sorted(values) and values[0] < values[-1]
-    timed = len(count_timings)
-    assert timed >= 3  # at least one layer, one overhead and the calibration measurements
-    second = PredictedLatencyProxy(**knobs)  # as a second process would: same disk cache
+    assert values == sorted(values)
+    assert values[0] < values[-1]
+    second = _SyntheticTable(**knobs)  # as a second process would: same disk cache
     assert second.evaluate(DEEP).value == pytest.approx(values[-1])
-    assert len(count_timings) == timed
-    refreshed = PredictedLatencyProxy(**knobs, refresh=True)
+    assert second.timed == []  # read from the cache, nothing timed
+    refreshed = _SyntheticTable(**knobs, refresh=True)
     refreshed.evaluate(DEEP)
-    assert len(count_timings) > timed
+    assert len(refreshed.timed) == 1
     assert first.cache_key(DEEP) != MeasuredLatencyProxy(**FAST).cache_key(DEEP)
 
 
@@ -198,7 +294,7 @@ def test_onnxruntime_times_the_exported_model_with_the_same_scheme(tmp_path) -> 
         calibration_size=2,
         runtime="onnxruntime",
         cache=MeasurementCache(tmp_path),
-        **FAST,
+        **FAST_TABLE,
     )
     values = [predicted.evaluate(a).value for a in space]
     assert values == sorted(values) and values[0] > 0

@@ -12,6 +12,7 @@ from bortnas.extraction.optimizer import (
     epsilon_representatives,
     get_strategy,
     maximum_point,
+    scores_zero,
 )
 
 
@@ -19,15 +20,26 @@ def _encoder(a: Architecture) -> float:
     return count_parameters(a).without_embeddings
 
 
-def test_maximum_point_of_the_papers_space() -> None:
+def test_maximum_point_of_the_papers_space_is_a_function_of_the_space_alone() -> None:
     candidates = load_space("bert-large").candidates
     assert len(candidates) == 300
-    # A does not change p: latency breaks the tie between the A = 4, 8 and 16 shapes.
-    latency = {c: float(c.heads) for c in candidates}
-    chosen = maximum_point(candidates, _encoder, latency.__getitem__)
+    # A does not change p: the A = 4, 8 and 16 shapes tie, and the rule takes the most heads,
+    # whatever order the candidates come in (no latency is consulted any more).
+    chosen = maximum_point(candidates, _encoder)
     assert chosen.shape == (12, 16, 1024, 3072)
-    latency = {c: -float(c.heads) for c in candidates}
-    assert maximum_point(candidates, _encoder, latency.__getitem__).shape == (12, 4, 1024, 3072)
+    assert maximum_point(list(reversed(candidates)), _encoder) == chosen
+
+
+def test_candidates_of_ts_size_cannot_score_and_are_listed() -> None:
+    candidates = load_space("bert-large").candidates
+    top = _encoder(maximum_point(candidates, _encoder))
+    zero = scores_zero(candidates, _encoder, top)
+    assert sorted(a.heads for a in zero) == [4, 8, 16]
+    assert {a.shape[:1] + a.shape[2:] for a in zero} == {(12, 1024, 3072)}
+    # Against a smaller reference (BERT-base-like), every larger candidate scores 0 too.
+    smaller = scores_zero(candidates, _encoder, _encoder(Architecture(6, 12, 768, 3072)))
+    assert all(_encoder(a) >= _encoder(Architecture(6, 12, 768, 3072)) for a in smaller)
+    assert len(smaller) > 3
 
 
 @pytest.mark.parametrize("epsilon", [1, 2, 3, 4, 7, 300, 1000])

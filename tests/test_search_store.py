@@ -19,7 +19,7 @@ from bortnas.extraction.pareto import non_dominated_mask
 from bortnas.extraction.search import search
 from bortnas.extraction.store import completed_trials, open_storage, open_study, theta_trials
 from bortnas.extraction.wcoefficient import w_coefficients
-from tests.support.formula_proxies import FormulaError, formula_proxies
+from tests.support.formula_proxies import FormulaError, formula_proxies, trained_count
 
 _proxies = formula_proxies
 
@@ -33,10 +33,14 @@ def test_pick_is_the_w_argmax_relative_to_the_untrained_maximum_point(tmp_path: 
     space = load_space("tiny")
     proxies = _proxies()
     values = {a: [p.evaluate(a).value for p in proxies.values()] for a in space.candidates}
-    reference = max(space.candidates, key=lambda a: (values[a][0], values[a][1], a.shape))
+    reference = max(space.candidates, key=lambda a: (values[a][0], a.heads, a.shape))
     assert result.reference.architecture == reference
     assert reference.id not in result.table.index  # W(T) = 0: T is never trained
-    trained = [a for a in space.candidates if a != reference]
+    # Nor any candidate of T's size (W = 0 whatever its error); the run lists them.
+    trained = [a for a in space.candidates if values[a][0] < values[reference][0]]
+    assert sorted(result.untrained) == sorted(
+        a.name for a in space.candidates if values[a][0] >= values[reference][0]
+    )
     objectives = np.array([values[a] for a in trained])
     w = w_coefficients(
         objectives[:, 0],
@@ -104,7 +108,7 @@ def test_interrupted_search_resumes_without_repeating(tmp_path: Path) -> None:
     assert interrupted.calls == 11
     resumed_error = FormulaError()
     resumed = search(_config(tmp_path), proxies=_proxies(resumed_error))
-    trained = load_space("tiny").size - 1
+    trained = trained_count(load_space("tiny"))
     assert interrupted.calls + resumed_error.calls == trained
     clean = search(_config(tmp_path / "clean"), proxies=_proxies())
     assert resumed.pick == clean.pick and len(resumed.table) == trained
@@ -113,7 +117,7 @@ def test_interrupted_search_resumes_without_repeating(tmp_path: Path) -> None:
 
 
 def test_epsilon_trains_one_candidate_per_interval(tmp_path: Path) -> None:
-    trained = load_space("tiny").size - 1
+    trained = trained_count(load_space("tiny"))
     for epsilon in (1, 2, 4):
         error = FormulaError()
         result = search(_config(tmp_path / str(epsilon), epsilon=epsilon), proxies=_proxies(error))
@@ -134,9 +138,9 @@ def test_failing_candidate_is_retried_then_recorded_with_its_reason(tmp_path: Pa
     error = FormulaError(fail_on=broken.shape)
     with pytest.warns(UserWarning, match="simulated training divergence"):
         result = search(_config(tmp_path), proxies=_proxies(error))
-    assert len(result.table) == space.size - 2  # T is not trained, the broken one failed
+    assert len(result.table) == trained_count(space) - 1  # the broken one failed
     assert "simulated training divergence" in result.failed[broken.id]
-    assert error.calls == space.size - 2 + 3  # one try and two retries
+    assert error.calls == trained_count(space) - 1 + 3  # one try and two retries
 
 
 @pytest.mark.parametrize("optimizer", ["random", "nsga2", "exhaustive"])
@@ -145,7 +149,7 @@ def test_baselines_run_over_the_same_proxies(tmp_path: Path, optimizer: str) -> 
     assert result.reference.architecture.id not in result.table.index
     if optimizer == "exhaustive":
         assert result.steps_per_candidate == 1000
-        assert len(result.table) == load_space("tiny").size - 1
+        assert len(result.table) == trained_count(load_space("tiny"))
     else:
         assert len(result.table) <= 8
     assert result.pick.id == result.table.index[0]
@@ -273,7 +277,7 @@ def test_a_diverged_theta_is_skipped_not_the_candidate(tmp_path: Path) -> None:
             )
 
     result = search(_config(tmp_path), proxies=_proxies(OneThetaDiverges()))
-    assert len(result.table) == load_space("tiny").size - 1 and not result.failed
+    assert len(result.table) == trained_count(load_space("tiny")) and not result.failed
     study = open_study(open_storage(result.storage), result.study_name, None)
     assert len(theta_trials(study)) == len(result.table)  # the diverged θ is not a trial
 

@@ -36,6 +36,9 @@ class ErrorFit:
     terms: int
     residual_sd_log: float
     r_squared: float
+    #: Covariance of the fitted log ê between candidates, σ² X (XᵀX)⁻¹ Xᵀ: neighbours share
+    #: most of their fit, so their errors move together (about 0.75 correlation for close shapes).
+    log_covariance: np.ndarray | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -76,7 +79,8 @@ def fit_quadratic(dimensions: np.ndarray, errors: np.ndarray) -> ErrorFit | None
     residuals = target - predicted
     residual_variance = float(residuals @ residuals) / (len(errors) - rank)
     # Leverage h_ii: the fitted value's variance is σ² h_ii (ordinary least squares).
-    leverage = np.einsum("ij,jk,ik->i", features, np.linalg.pinv(features.T @ features), features)
+    hat = features @ np.linalg.pinv(features.T @ features) @ features.T
+    leverage = np.diag(hat)
     fitted = np.exp(predicted)
     no_spread = np.ptp(target) <= 1e-12  # every error equal: the constant fits exactly
     total = float(((target - target.mean()) ** 2).sum())
@@ -86,7 +90,19 @@ def fit_quadratic(dimensions: np.ndarray, errors: np.ndarray) -> ErrorFit | None
         terms=rank,
         residual_sd_log=float(np.sqrt(residual_variance)),
         r_squared=1.0 if no_spread else 1.0 - float(residuals @ residuals) / total,
+        log_covariance=residual_variance * hat,
     )
+
+
+def fitted_log_covariance(table: pd.DataFrame) -> pd.DataFrame | None:
+    """The covariance of ln ê between the table's candidates under the error model (by id), or
+    None when the table's ê is not the model's (then the candidates' noises are independent)."""
+    if "error_model_std" not in table or "error_measured" not in table:
+        return None
+    fit = fit_quadratic(table[list(DIMENSIONS)].to_numpy(), table["error_measured"].to_numpy())
+    if fit is None or fit.log_covariance is None:
+        return None
+    return pd.DataFrame(fit.log_covariance, index=table.index, columns=table.index)
 
 
 def apply_error_model(table: pd.DataFrame, model: str) -> tuple[pd.DataFrame, dict[str, Any]]:

@@ -3,8 +3,8 @@
 Algorithm 1 as restated (arXiv 2010.08512; the exact pseudo-code is not recovered), as
 `bortnas.extraction.search` runs it — sources and our own choices are in docs/algorithm.md:
   1. Enumerate Ξ; compute p (exact parameters) and i (latency) of every candidate.
-  2. T = the maximum point (largest p, ties by largest i), or the user's reference. W(T) = 0,
-     so T is not trained.
+  2. T = the maximum point (largest p, ties by the most heads, then shape), or the user's
+     reference. W(T) = 0, so T is not trained, nor any candidate of p ≥ p(T).
   3. ε-intervals: sort Ξ by p, cut it into consecutive intervals of ε candidates and keep one
      representative per interval (`epsilon_representatives`; ε = 1 keeps all).
   4. Train each kept candidate for s steps under every θ of Θ; its ê is the best over Θ.
@@ -34,12 +34,20 @@ REFERENCE_FACTOR = 10
 
 
 def maximum_point(
-    candidates: Sequence[Architecture],
-    parameters: Callable[[Architecture], float],
-    latency: Callable[[Architecture], float],
+    candidates: Sequence[Architecture], parameters: Callable[[Architecture], float]
 ) -> Architecture:
-    """Step 2: the candidate with the most parameters; ties by the largest latency, then shape."""
-    return max(candidates, key=lambda c: (parameters(c), latency(c), c.shape))
+    """Step 2: the candidate with the most parameters; ties go to the most attention heads, then
+    to the largest (D, H, I). A function of the space alone: breaking ties by measured latency
+    made T flip between runs (A does not change p, and the A siblings time within noise)."""
+    return max(candidates, key=lambda c: (parameters(c), c.heads, c.shape))
+
+
+def scores_zero(
+    candidates: Sequence[Architecture], p: Callable[[Architecture], float], p_t: float
+) -> list[Architecture]:
+    """Candidates that cannot score above 0 against a T of `p_t` parameters: W's size factor
+    (p_T − p)/p_T is 0 for them whatever their error, so training them would be wasted."""
+    return [c for c in candidates if p(c) >= p_t]
 
 
 def epsilon_representatives(

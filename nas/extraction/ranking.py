@@ -93,8 +93,13 @@ def rank(
     reference: ReferencePoint,
     *,
     exponents: Exponents = DEFAULT_EXPONENTS,
+    error_covariance: pd.DataFrame | None = None,
 ) -> pd.DataFrame:
-    """Add W, its factors, σ_W/W, the tie band and the front; best W first."""
+    """Add W, its factors, σ_W/W, the tie band and the front; best W first.
+
+    `error_covariance` (ln ê between candidates, by id; `error_model.fitted_log_covariance`)
+    makes the band account for errors that move together; without it they are independent.
+    """
     table = table.copy()
     table["size_factor"] = savings(table["parameters"], reference.parameters)
     table["speed_factor"] = savings(table["latency_ms"], reference.latency_ms)
@@ -127,7 +132,17 @@ def rank(
     table["on_front"] = non_dominated_mask(table[["parameters", "latency_ms", "error"]].to_numpy())
     table = table.sort_values(["w", "parameters"], ascending=[False, True], kind="stable")
     table["rank"] = np.arange(1, len(table) + 1)
-    table["in_tie_band"] = tie_band(table["w"].to_numpy(), table["w_relative_sigma"].to_numpy(), 0)
+    covariance = None
+    if error_covariance is not None:
+        best = table.index[0]
+        shared = error_covariance.loc[table.index, best].to_numpy()
+        covariance = exponents.gamma**2 * shared
+    table["in_tie_band"] = tie_band(
+        table["w"].to_numpy(),
+        table["w_relative_sigma"].to_numpy(),
+        0,
+        covariance_with_best=covariance,
+    )
     return table
 
 

@@ -18,6 +18,8 @@ from rich.table import Table
 from ..core.architecture import BORT, Architecture
 from ..core.files import atomic_path, write_json_atomic
 from .export import export_architecture
+from .latency_quality import latency_quality_line, latency_reliable
+from .store import mask_url
 
 if TYPE_CHECKING:
     from .result import SearchResult
@@ -78,22 +80,33 @@ def rich_table(rows: pd.DataFrame, title: str, *, marks: dict[str, str] | None =
 
 
 def headline(result: SearchResult) -> list[str]:
-    """The closing lines: the pick, its tie band, T, and Bort's standing (plain text)."""
+    """The closing lines: the pick, its tie band with the latency's quality beside it, T, and
+    Bort's standing (plain text)."""
     pick = result.table.iloc[0]
     band = result.tie_band
+    reliable = latency_reliable(result.latency_quality)
     lines = [
         f"pick: D={result.pick.depth} A={result.pick.heads} H={result.pick.hidden} "
         f"I={result.pick.intermediate} (W={pick['w']:.4f}; "
         f"T = {result.reference.architecture.name}, {result.reference.source})",
-        f"tie band: {len(band)} candidate(s) whose W cannot be told from the pick's: "
+        f"tie band: {len(band)} candidate(s) within the noise of the proxies of the pick's W "
+        + ("" if reliable else "(UNRELIABLE: the latency calibration failed its gate) ")
+        + ": "
         + ", ".join(Architecture.from_dict(a).name for a in band["architecture"].head(8))
         + (" ..." if len(band) > 8 else ""),
+        latency_quality_line(result.latency_quality),
     ]
+    if result.untrained:
+        lines.append(
+            f"not trained: {len(result.untrained)} candidate(s) that cannot score above 0 "
+            "(T, and those of T's size: W's size factor is 0): "
+            + ", ".join(list(result.untrained)[:4])
+        )
     if result.bort is not None:
         bort = result.bort
         lines.append(
             f"Bort (D4-A8-H1024-I768): rank {bort['rank']} of {bort['of']}, W={bort['w']:.4f}"
-            + (", inside the tie band" if bort["in_tie_band"] else "")
+            + (", inside the tie band (within the proxies' noise)" if bort["in_tie_band"] else "")
             + (
                 f"; to overtake the pick, Bort's error would have to be "
                 f"{100 * bort['error_reduction_to_overtake']:.1f} % lower"
@@ -197,9 +210,9 @@ def summary(result: SearchResult, outputs: dict[str, str]) -> dict[str, Any]:
         "space": result.space.name,
         "space_size": result.space.size,
         "optimizer": result.optimizer,
-        "config": result.config.to_dict(),
+        "config": result.config.to_dict() | {"storage": mask_url(result.config.storage)},
         "w_formula": "((p_T - p)/p_T)^alpha * ((i_T - i)/i_T)^beta * (1/max(error, 1e-4))^gamma",
-        "study": {"storage": result.storage, "name": result.study_name},
+        "study": {"storage": mask_url(result.storage), "name": result.study_name},
         "steps_per_candidate": result.steps_per_candidate,
         "selected": result.selected,
         "evaluated": len(result.table),
@@ -208,6 +221,9 @@ def summary(result: SearchResult, outputs: dict[str, str]) -> dict[str, Any]:
         "wall_seconds": round(result.seconds, 3),
         "reference": result.reference.to_dict(),
         "latency_epoch": result.latency_epoch,
+        "latency_quality": result.latency_quality,
+        "latency_reliable": latency_reliable(result.latency_quality),
+        "untrained": result.untrained,
         "error_model": result.error_model,
         "pick": result.pick.to_dict() | {"name": result.pick.name},
         "pick_w": float(result.table.iloc[0]["w"]),
@@ -257,17 +273,56 @@ def plot_outputs(result: SearchResult) -> dict[str, str]:
         figure.savefig(temporary, dpi=110, format="png")
     plt.close(figure)
 
-    ranked = table.head(30)
-    figure, axis = plt.subplots(figsize=(10, 5))
-    labels = [f"{r.D}-{r.A}-{r.H}-{r.I}" for r in ranked.itertuples()]
-    colours = ["tab:red" if i == result.pick.id else "tab:blue" for i in ranked.index]
-    axis.bar(range(len(ranked)), ranked["w"], color=colours)
-    axis.set_xticks(range(len(ranked)), labels, rotation=75, fontsize=7)
-    axis.set_ylabel("W-coefficient (relative to T; larger is better)")
-    axis.set_title("W-coefficient ranking (D-A-H-I), best 30")
-    figure.tight_layout()
     ranking_path = result.run_dir / "w_ranking.png"
-    with atomic_path(ranking_path) as temporary:
+    draw_w_ranking(result, ranking_path)
+    return {"pareto_png": str(pareto_path), "w_ranking_png": str(ranking_path)}
+
+
+def w_ranking_rows(result: SearchResult, count: int = 30) -> pd.DataFrame:
+    """What `w_ranking.png` draws: the best `count` by W, with ±2σ of W, plus Bort wherever it
+    ranks (plain data, tested apart from the drawing)."""
+    table = result.table
+    rows = table.head(count)
+    if BORT.id in table.index and BORT.id not in rows.index:
+        rows = pd.concat([rows, table.loc[[BORT.id]]])
+    rows = rows.copy()
+    rows["w_sigma"] = rows["w_relative_sigma"] * rows["w"]
+    rows["label"] = [
+        f"#{r.rank} {r.D}-{r.A}-{r.H}-{r.I}" + (" Bort" if i == BORT.id else "")
+        for i, r in zip(rows.index, rows.itertuples(), strict=True)
+    ]
+    return rows
+
+
+def draw_w_ranking(result: SearchResult, path: Any) -> None:
+    """W with its uncertainty, the tie band shaded, and Bort marked with its rank."""
+    import matplotlib.pyplot as plt
+
+    rows = w_ranking_rows(result)
+    figure, axis = plt.subplots(figsize=(11, 5))
+    positions = range(len(rows))
+    colours = [
+        "tab:red" if i == result.pick.id else "tab:green" if i == BORT.id else "tab:blue"
+        for i in rows.index
+    ]
+    axis.bar(positions, rows["w"], color=colours, yerr=2 * rows["w_sigma"], capsize=2)
+    band = [n for n, inside in enumerate(rows["in_tie_band"]) if inside]
+    if band:
+        size = int(result.table["in_tie_band"].sum())
+        axis.axvspan(
+            min(band) - 0.5, max(band) + 0.5, color="gold", alpha=0.25, label=f"tie band ({size})"
+        )
+    axis.set_xticks(list(positions), rows["label"], rotation=75, fontsize=7)
+    axis.set_ylabel("W-coefficient (relative to T; larger is better), ±2σ")
+    reliable = "" if latency_reliable(result.latency_quality) else " (latency UNRELIABLE)"
+    axis.set_title(
+        f"W ranking: best {min(30, len(result.table))} of {len(result.table)} trained"
+        + (", and Bort" if BORT.id in rows.index and rows.index[-1] == BORT.id else "")
+        + f"; T = {result.reference.architecture.name}{reliable}"
+    )
+    if band:
+        axis.legend(loc="upper right", fontsize=8)
+    figure.tight_layout()
+    with atomic_path(path) as temporary:
         figure.savefig(temporary, dpi=110, format="png")
     plt.close(figure)
-    return {"pareto_png": str(pareto_path), "w_ranking_png": str(ranking_path)}

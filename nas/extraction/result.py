@@ -37,6 +37,10 @@ class SearchResult:
     bort: dict[str, Any] | None = None
     alternative: dict[str, Any] | None = None
     latency_epoch: int = 0
+    #: The latency table's calibration and contention probe (`latency_quality` reads it).
+    latency_quality: dict[str, Any] | None = None
+    #: Candidates not trained because they cannot score above 0, with the reason.
+    untrained: dict[str, str] = field(default_factory=dict)
     error_model: dict[str, Any] = field(default_factory=lambda: {"model": "none"})
     notes: list[str] = field(default_factory=list)
     outputs: dict[str, str] = field(default_factory=dict)

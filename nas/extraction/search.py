@@ -23,13 +23,15 @@ from bortnas.search_spaces import SearchSpace, load_space
 from ..core.architecture import BERT_LARGE, Architecture
 from ..core.errors import BortnasError, StoreError
 from .config import SearchConfig
-from .error_model import apply_error_model
+from .error_model import apply_error_model, fitted_log_covariance
 from .evaluation import Evaluator
+from .latency_quality import latency_notes
 from .optimizer import (
     epsilon_representatives,
     get_strategy,
     maximum_point,
     random_sample,
+    scores_zero,
 )
 from .ranking import ReferencePoint, bort_standing, measurement_rows, rank
 from .result import SearchResult
@@ -159,20 +161,30 @@ def search(
     parameters = {c: evaluator.measure("parameters", c).value for c in candidates}
     seconds["parameters"] = time.perf_counter() - clock
     clock = time.perf_counter()
-    top = max(parameters.values())
-    tied = [c for c in candidates if parameters[c] == top]
+    # Step 2: T, the maximum point (or the user's reference), from p and the shape alone.
+    if reference_shape is None:
+        reference_arch = maximum_point(candidates, parameters.__getitem__)
+        source = "maximum point of the space (largest p, then most heads)"
+    else:
+        reference_arch, source = reference_shape, "given with --reference"
+    reference_p = evaluator.measure("parameters", reference_arch).value
+    zero = scores_zero(candidates, parameters.__getitem__, reference_p)
+    untrained = {
+        c.name: "T itself (W(T) = 0)" if c == reference_arch else "p ≥ p(T): W = 0 whatever ê"
+        for c in zero
+    }
     # The random baseline's sample, drawn before T is known (one spare, in case T is drawn).
     sample = random_sample(candidates, config.trials + 1, config.seed)
     if strategy.covers_space:
         needed = list(candidates)
     elif strategy.enumerates:  # a random sample: timed now, before any training
-        needed = [*tied, *sample]
-    else:  # NSGA-II times what it visits; T's ties need timing up front
-        needed = list(tied)
+        needed = [reference_arch, *sample]
+    else:  # NSGA-II times what it visits
+        needed = [reference_arch]
     bert_large = Architecture(*BERT_LARGE.shape, **space.context)
     if _ranks_with_bert_large(space, bert_large, reference_shape):
         needed.append(bert_large)  # the second reading of T, from the same table
-    if reference_shape is not None:
+    if reference_shape is not None and reference_shape not in needed:
         needed.append(reference_shape)
     latency = study_latency(
         study,
@@ -185,20 +197,17 @@ def search(
     )
     evaluator.proxies = {**proxies, "latency": latency}
 
+    notes.extend(latency_notes(latency.quality))
+
     def latency_of(architecture: Architecture) -> float:
         return latency.evaluate(architecture).value
 
-    # Step 2: T, the maximum point (or the user's reference); it is not trained.
-    if reference_shape is None:
-        reference_arch = maximum_point(tied, parameters.__getitem__, latency_of)
-        source = "maximum point of the space (largest p, then largest i)"
-    else:
-        reference_arch, source = reference_shape, "given with --reference"
     reference = _reference_point(evaluator, reference_arch, source)
     seconds["latency"] = time.perf_counter() - clock
 
-    # Step 3: the candidates to train (one per ε-interval of p, or the baseline's choice).
-    trainable = [c for c in candidates if c != reference_arch]
+    # Step 3: the candidates to train (one per ε-interval of p, or the baseline's choice); none
+    # that cannot score above 0.
+    trainable = [c for c in candidates if c.name not in untrained]
     if strategy.covers_space:
         # W's parameter and latency factors: W itself with every error set to 1.
         cheap = w_coefficients(
@@ -216,7 +225,7 @@ def search(
             dict(zip(trainable, cheap, strict=True)).__getitem__,
         )
     elif strategy.enumerates:
-        selected = [c for c in sample if c != reference_arch][: config.trials]
+        selected = [c for c in sample if c.name not in untrained][: config.trials]
     else:
         selected = []
 
@@ -277,7 +286,8 @@ def search(
     if "skipped" in error_model:
         notes.append(f"error model {config.error_model!r} skipped: {error_model['skipped']}")
     reference = _reference_point(evaluator, reference_arch, source)
-    table = rank(table, reference, exponents=exponents)
+    covariance = fitted_log_covariance(table)
+    table = rank(table, reference, exponents=exponents, error_covariance=covariance)
     pick = Architecture.from_dict(table.iloc[0]["architecture"])
     result = SearchResult(
         config=config,
@@ -296,11 +306,13 @@ def search(
         seconds=0.0,
         bort=bort_standing(table, exponents.gamma),
         latency_epoch=latency.epoch,
+        latency_quality=latency.quality,
         error_model=error_model,
         notes=notes,
+        untrained=untrained,
     )
     if write_report:  # the main process only: workers leave the reporting to it
-        result.alternative = _with_bert_large(result, evaluator, exponents, space)
+        result.alternative = _with_bert_large(result, evaluator, exponents, space, covariance)
     result.seconds = time.perf_counter() - started
     if write_report:
         from .report import write_outputs
@@ -334,7 +346,11 @@ def _ranks_with_bert_large(
 
 
 def _with_bert_large(
-    result: SearchResult, evaluator: Evaluator, exponents: Exponents, space: SearchSpace
+    result: SearchResult,
+    evaluator: Evaluator,
+    exponents: Exponents,
+    space: SearchSpace,
+    covariance: Any,
 ) -> dict[str, Any] | None:
     """The ranking under T = BERT-large, the network Bort was extracted from (Bort-scale spaces
     only: BERT-large must be at least as large as every candidate for the reading to apply)."""
@@ -342,7 +358,7 @@ def _with_bert_large(
     if not _ranks_with_bert_large(space, bert_large, result.reference.architecture):
         return None
     reference = _reference_point(evaluator, bert_large, "BERT-large (24, 16, 1024, 4096)")
-    table = rank(result.table, reference, exponents=exponents)
+    table = rank(result.table, reference, exponents=exponents, error_covariance=covariance)
     pick = table.iloc[0]
     return {
         "reference": reference.to_dict(),

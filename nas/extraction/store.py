@@ -12,6 +12,7 @@ import hashlib
 import json
 import os
 import random
+import re
 import sqlite3
 import time
 import warnings
@@ -50,6 +51,33 @@ def is_journal_url(url: str | None) -> bool:
     return bool(url) and (url.startswith("journal:") or url.endswith((".log", ".journal")))
 
 
+def mask_url(url: str | None) -> str | None:
+    """`url` with its password replaced by ***: how a storage URL is shown and stored anywhere
+    (console, errors, summary.json). Run folders get shared, attached to reports, committed."""
+    if not url or is_journal_url(url) or url.startswith("sqlite"):
+        return url
+    try:
+        return sqlalchemy.engine.make_url(url).render_as_string(hide_password=True)
+    except Exception:  # not a URL SQLAlchemy can parse: mask what looks like user:password@
+        return re.sub(r"(//[^:/@]*:)[^@]*@", r"\1***@", url)
+
+
+def scrub(text: str, url: str | None) -> str:
+    """`text` (a driver's error, say) with the URL's password removed wherever it appears."""
+    if not url:
+        return text
+    try:
+        password = sqlalchemy.engine.make_url(url).password
+    except Exception:
+        match = re.search(r"//[^:/@]*:([^@]*)@", url)
+        password = match.group(1) if match else None
+    raw = re.search(r"//[^:/@]*:([^@]*)@", url)
+    text = text.replace(url, mask_url(url) or "")
+    for secret in {password, raw.group(1) if raw else None} - {None, ""}:
+        text = text.replace(str(secret), "***")
+    return text
+
+
 def check_storage_url(url: str) -> None:
     """What can be checked of a storage URL without connecting or writing: its form, and for a
     file store its folder. Run before any expensive set-up, so a typo fails in a second."""
@@ -61,7 +89,9 @@ def check_storage_url(url: str) -> None:
         try:
             sqlalchemy.engine.make_url(url)
         except Exception as exc:  # SQLAlchemy's ArgumentError and friends: a malformed URL
-            raise StoreError(f"cannot open study storage {url!r}: {exc}") from None
+            raise StoreError(
+                f"cannot open study storage {mask_url(url)!r}: {scrub(str(exc), url)}"
+            ) from None
         return
     if not folder.is_dir():
         raise StoreError(f"{url}: folder {folder} does not exist")
@@ -80,10 +110,14 @@ def open_storage(url: str) -> optuna.storages.BaseStorage:
     except StoreError:
         raise
     except ImportError as exc:
-        raise StoreError(f"storage {url!r} needs a database driver: {exc}") from None
+        raise StoreError(
+            f"storage {mask_url(url)!r} needs a database driver: {scrub(str(exc), url)}"
+        ) from None
     except Exception as exc:  # SQLAlchemy/driver errors: an unreachable or malformed URL
         first_line = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        raise StoreError(f"cannot open study storage {url!r}: {first_line}") from None
+        raise StoreError(
+            f"cannot open study storage {mask_url(url)!r}: {scrub(first_line, url)}"
+        ) from None
 
 
 def _open_rdb(url: str, attempts: int = 5) -> RDBStorage:

@@ -35,10 +35,15 @@ def load_epoch(study: optuna.Study, epoch: int) -> dict[str, Any]:
 
 
 def store_epoch(
-    study: optuna.Study, epoch: int, values: dict[str, list[float]], measured_on: dict[str, Any]
+    study: optuna.Study,
+    epoch: int,
+    values: dict[str, list[float]],
+    measured_on: dict[str, Any],
+    quality: dict[str, Any] | None = None,
 ) -> None:
     """Write (or extend) an epoch; the pointer to the current epoch moves only forward."""
-    study.set_user_attr(_key(epoch), {"values": values, "measured_on": measured_on})
+    record = {"values": values, "measured_on": measured_on, "quality": quality}
+    study.set_user_attr(_key(epoch), record)
     if current_epoch(study) < epoch:
         study.set_user_attr(CURRENT, epoch)
 
@@ -51,10 +56,18 @@ class StudyLatency(Proxy):
     cost = "free: read from the study (measured once per study)"
     stores_itself = True
 
-    def __init__(self, measure: Proxy, epoch: int, values: dict[str, list[float]]) -> None:
+    def __init__(
+        self,
+        measure: Proxy,
+        epoch: int,
+        values: dict[str, list[float]],
+        quality: dict[str, Any] | None = None,
+    ) -> None:
         self.measure = measure
         self.epoch = epoch
         self.values = values
+        #: How trustworthy the epoch's timings are: the calibration and the contention probe.
+        self.quality = quality
 
     def provenance(self) -> dict[str, Any]:
         return {"latency_epoch": self.epoch, "method": self.measure.provenance().get("method")}
@@ -67,8 +80,15 @@ class StudyLatency(Proxy):
         missing = {key: value for key, value in self.values.items() if key not in values}
         if missing:
             values.update(missing)
-            store_epoch(study, self.epoch, values, stored.get("measured_on", measured_on or {}))
+            store_epoch(
+                study,
+                self.epoch,
+                values,
+                stored.get("measured_on", measured_on or {}),
+                stored.get("quality", self.quality),
+            )
         self.values.update(values)
+        self.quality = stored.get("quality", self.quality)
 
     def evaluate(self, architecture: Architecture) -> Measurement:
         entry = self.values.get(architecture.id)
@@ -96,19 +116,32 @@ def study_latency(
     measured_on: dict[str, Any],
     on_progress: Callable[[int, int], None] | None = None,
 ) -> StudyLatency:
-    """The study's latency table for `architectures`: read, completed, or a new epoch measured."""
+    """The study's latency table for `architectures`: read, completed, or a new epoch measured.
+
+    An epoch timed by another scheme (`measured_on["scheme"]`) is never mixed with this one: a
+    new epoch starts, as with `--remeasure`. A proxy with a table (`prepare`) times everything
+    missing in one go, in interleaved rounds, before the values are read off it.
+    """
     wanted = list(dict.fromkeys(architectures))
     epoch = current_epoch(study)
     stored = load_epoch(study, epoch) if epoch else {}
-    if remeasure or not epoch:
+    scheme = measured_on.get("scheme")
+    if remeasure or not epoch or stored.get("measured_on", {}).get("scheme") != scheme:
         epoch, stored = epoch + 1, {}
     values: dict[str, list[float]] = dict(stored.get("values", {}))
+    quality = stored.get("quality")
     missing = [a for a in wanted if a.id not in values]
+    prepare = getattr(proxy, "prepare", None)
+    if missing and prepare is not None:
+        proxy.on_round = on_progress  # type: ignore[attr-defined]
+        quality = prepare(missing)
     for done, architecture in enumerate(missing, 1):
         measured = measure(architecture)
         values[architecture.id] = [measured.value, measured.spread or 0.0]
-        if on_progress is not None:
+        if on_progress is not None and prepare is None:
             on_progress(done, len(missing))
-    latency = StudyLatency(proxy, epoch, values)
+    if missing and prepare is None:
+        quality = getattr(proxy, "quality", None)
+    latency = StudyLatency(proxy, epoch, values, quality)
     latency.sync(study, measured_on)  # another process may have written the epoch meanwhile
     return latency

@@ -86,9 +86,24 @@ def relative_uncertainty(
     return np.sqrt(latency_term**2 + error_term**2)
 
 
-def tie_band(w: np.ndarray, relative_sigma: np.ndarray, best: int, *, z: float = 2.0) -> np.ndarray:
-    """Candidates whose W cannot be told from the best's: W_best − W ≤ z · σ of the difference."""
+def tie_band(
+    w: np.ndarray,
+    relative_sigma: np.ndarray,
+    best: int,
+    *,
+    covariance_with_best: np.ndarray | None = None,
+    z: float = 2.0,
+) -> np.ndarray:
+    """Candidates whose W cannot be told from the best's: W_best − W ≤ z · σ(W_best − W).
+
+    Var(W_best − W) = σ_best² + σ² − 2 W_best W c, where c is the covariance of ln W between the
+    two (`covariance_with_best`, per candidate; the error model's fit makes neighbours' errors
+    move together, so their difference is surer than two independent values would be).
+    """
     w = np.asarray(w, dtype=float)
     sigma = np.asarray(relative_sigma, dtype=float) * w
+    variance = sigma**2 + sigma[best] ** 2
+    if covariance_with_best is not None:
+        variance = variance - 2 * w[best] * w * np.asarray(covariance_with_best, dtype=float)
     gap = w[best] - w
-    return gap <= z * np.sqrt(sigma**2 + sigma[best] ** 2)
+    return gap <= z * np.sqrt(np.clip(variance, 0.0, None))

@@ -68,3 +68,10 @@ def formula_proxies(error: Proxy | None = None) -> dict[str, Proxy]:
         "latency": FormulaLatency(),
         "error": error or FormulaError(),
     }
+
+
+def trained_count(space) -> int:  # type: ignore[no-untyped-def]
+    """How many candidates a full search trains: all but those of T's size (W = 0 for them)."""
+    counter = ParameterProxy()
+    sizes = [counter.evaluate(a).value for a in space.candidates]
+    return sum(1 for size in sizes if size < max(sizes))
