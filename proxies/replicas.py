@@ -200,9 +200,14 @@ class ReplicaTrainer:
         masked, chosen = self._mask(ids, generators)
         hidden = encode(shape, weights, masked, attention)
         replicas = ids.shape[0]
-        logits = masked_lm_logits(shape, weights, hidden.reshape(replicas, -1, shape.hidden))
-        flat_chosen = chosen.reshape(replicas, -1)
-        labels = ids.reshape(replicas, -1)
+        # The head (a V-wide matmul, the step's largest) runs on the masked positions only:
+        # each replica's masked positions first, padded to the largest count, `valid` marks them.
+        positions, valid = masked_positions(chosen.reshape(replicas, -1))
+        picked = hidden.reshape(replicas, -1, shape.hidden).gather(
+            1, positions.unsqueeze(-1).expand(-1, -1, shape.hidden)
+        )
+        logits = masked_lm_logits(shape, weights, picked)
+        labels = ids.reshape(replicas, -1).gather(1, positions)
         losses = F.cross_entropy(logits.transpose(1, 2), labels, reduction="none")
         if self.mode == "logits":
             assert self.teacher is not None
@@ -210,15 +215,18 @@ class ReplicaTrainer:
                 teacher = self.teacher.masked_lm(
                     input_ids=masked.flatten(0, 1), attention_mask=attention.flatten(0, 1)
                 ).logits[..., : logits.shape[-1]]
+            teacher = teacher.reshape(replicas, -1, logits.shape[-1]).gather(
+                1, positions.unsqueeze(-1).expand(-1, -1, logits.shape[-1])
+            )
             t = self.temperature
             kl = F.kl_div(
                 F.log_softmax(logits / t, -1),
-                F.log_softmax(teacher.reshape(replicas, -1, logits.shape[-1]) / t, -1),
+                F.log_softmax(teacher / t, -1),
                 reduction="none",
                 log_target=True,
             ).sum(-1)
             losses = 0.5 * losses + 0.5 * t * t * kl
-        weights_of = flat_chosen.to(losses.dtype)
+        weights_of = valid.to(losses.dtype)
         clipped = losses.clamp(0.0, self.clip) * weights_of
         return clipped.sum(1) / weights_of.sum(1)
 
@@ -242,3 +250,14 @@ class ReplicaTrainer:
                 totals += mean.double().cpu() * size
                 count += size
         return (totals / max(count, 1)).tolist()
+
+
+def masked_positions(chosen: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """Flat indices [R, M] of each replica's chosen (masked) positions, in order, padded to the
+    largest count M with unchosen positions; and [R, M] `valid`, True where a position is chosen.
+    """
+    import torch
+
+    width = max(1, int(chosen.sum(1).max()))
+    order = torch.argsort((~chosen).to(torch.int8), dim=1, stable=True)[:, :width]
+    return order, chosen.gather(1, order)

@@ -18,6 +18,11 @@ if TYPE_CHECKING:
 VERSION = 3
 EVAL_MASK_SEED = 1234
 SCHEDULES = ("linear", "constant")
+#: What the student's held-out error is: "distillation" (the default: the teacher's embedding,
+#: or its logits when it has a masked-LM head with the student's vocabulary; plain masked LM
+#: with teacher "none") or "mlm" (plain masked-LM loss, no teacher: the loss pretraining
+#: optimises). The masked-LM head runs on the masked positions only.
+ERROR_LOSSES = ("distillation", "mlm")
 
 DEFAULT_STEPS = 100
 DEFAULT_BATCH_SIZE = 16
