@@ -50,6 +50,7 @@ from .training import (  # noqa: F401  (re-exported: the proxy's public knobs)
     VERSION,
     ProxySettingError,
     TrainingSetting,
+    check_error_loss,
     resolve_training_device,
     scaled_width,
 )
@@ -103,9 +104,7 @@ class DistillationErrorProxy(Proxy):
     ) -> None:
         """`theta` is Θ (the search's default: two learning rates; one `TrainingSetting` for a
         single θ). `device` (cpu, cuda, auto) is where students train; it is recorded per
-        measurement, not part of the value's identity. `error_loss` "mlm" scores students on
-        plain masked-LM loss without a teacher (`ERROR_LOSSES`); it enters the provenance only
-        when it is not the default, so default values keep their cache keys."""
+        measurement, not part of the value's identity. `error_loss`: one of `ERROR_LOSSES`."""
         for label, value, low in (
             ("steps", steps, 0),
             ("seeds", seeds, 1),
@@ -119,11 +118,7 @@ class DistillationErrorProxy(Proxy):
             raise ProxySettingError(f"width_scale must be at least 1, got {width_scale}")
         if schedule not in SCHEDULES:
             raise ProxySettingError(f"schedule must be one of {SCHEDULES}, got {schedule!r}")
-        if error_loss not in ERROR_LOSSES:
-            raise ProxySettingError(f"error loss must be one of {ERROR_LOSSES}, got {error_loss!r}")
-        if error_loss == "mlm" and teacher is not None and str(teacher).lower() != "none":
-            raise ProxySettingError("the mlm error loss trains without a teacher: leave it out")
-        self.error_loss = error_loss
+        self.error_loss = check_error_loss(error_loss, teacher)
         self.theta: tuple[TrainingSetting, ...] = tuple(dict.fromkeys(theta))
         if not self.theta:
             raise ProxySettingError("Θ is empty: give at least one training setting")
@@ -140,11 +135,9 @@ class DistillationErrorProxy(Proxy):
         if isinstance(corpus, (str, Path)) and not Path(corpus).expanduser().exists():
             raise DataError(f"{corpus}: corpus not found (give a text file or a folder of .txt)")
         self._corpus_spec = corpus
-        if error_loss == "mlm":
-            teacher = None
-        elif not isinstance(teacher, EmbeddingTeacher):
+        if error_loss != "mlm" and not isinstance(teacher, EmbeddingTeacher):
             teacher = load_embedding_teacher(teacher, device=self.device)
-        self.teacher = teacher
+        self.teacher = None if error_loss == "mlm" else teacher
         if isinstance(tokenizer, (str, Path)):
             tokenizer = load_tokenizer(tokenizer)
         self._tokenizer: StudentTokenizer | None = tokenizer
@@ -204,7 +197,7 @@ class DistillationErrorProxy(Proxy):
                 "teacher": self.teacher.id if self.teacher is not None else "none",
                 "libraries": _versions(),
             }
-            if self.error_loss != "distillation":  # only when not the default: same keys
+            if self.error_loss != "distillation":  # only when not the default: same cache keys
                 knobs["error_loss"] = self.error_loss
             if mode != "embeddings":
                 knobs["mask_probability"] = self.mask_probability

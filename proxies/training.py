@@ -76,6 +76,15 @@ DEFAULT_THETA: tuple[TrainingSetting, ...] = tuple(
 )
 
 
+def check_error_loss(error_loss: str, teacher: object) -> str:
+    """The `error_loss` knob, checked: one of `ERROR_LOSSES`; "mlm" takes no teacher."""
+    if error_loss not in ERROR_LOSSES:
+        raise ProxySettingError(f"error loss must be one of {ERROR_LOSSES}, got {error_loss!r}")
+    if error_loss == "mlm" and teacher is not None and str(teacher).lower() != "none":
+        raise ProxySettingError("the mlm error loss trains without a teacher: leave it out")
+    return error_loss
+
+
 def scaled_width(architecture: Architecture, width_scale: float) -> tuple[int, int]:
     """(H', I') of the width-scaled student: D and A kept, H' = ceil(H/w/A)·A, I' = round(I/w).
 
