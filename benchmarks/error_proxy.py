@@ -28,6 +28,9 @@ reference's 24 shapes of the bert-large space. It prints:
 
 The reference's masked-LM errors, where present, are compared too (Spearman on the shapes that
 have one), and so are the reference's two losses with each other.
+With `--set error_loss=mlm` the proxy trains on plain masked-LM loss instead (no teacher, the
+head on masked positions only) and is compared with the reference's masked-LM half, on the
+shapes that have one.
 
 ``--mode self`` is the former check: the proxy at its defaults against the same proxy
 trained 10x longer, on 10 shapes (three of them outside today's bert-large space).
@@ -39,15 +42,16 @@ values and `--proxy-json` re-prints the comparison without training):
     python benchmarks/error_proxy.py --proxy-json benchmarks/results/error_proxy_values.json
     nice -n 10 python benchmarks/error_proxy.py --set target_components=64   # one knob changed
     nice -n 10 python benchmarks/error_proxy.py --mode self
+    # the masked-LM error loss against the reference's masked-LM half:
+    nice -n 10 python benchmarks/error_proxy.py --set error_loss=mlm \
+        --save benchmarks/results/error_loss_mlm_values.json
 """
 
 from __future__ import annotations
 
 import argparse
-import csv
 import json
 import time
-from collections import defaultdict
 from pathlib import Path
 from typing import Any
 
@@ -55,6 +59,7 @@ import numpy as np
 from scipy.stats import bootstrap, kendalltau, spearmanr
 
 from bortnas.core.architecture import Architecture
+from bortnas.extraction.sensitivity import load_reference_errors
 from bortnas.proxies.error import DEFAULT_STEPS, DEFAULT_THETA, DistillationErrorProxy
 from bortnas.proxies.training import TrainingSetting
 
@@ -148,47 +153,10 @@ Z90 = 1.645
 
 
 def load_reference(path: Path) -> dict[str, dict[tuple[int, int, int, int], dict[str, Any]]]:
-    """loss -> shape -> {error (best θ's seed mean), std (its seed std), seeds, rate, fidelity}.
-
-    The best θ is recomputed from the rows (lowest seed mean), not read from `theta_best`. Where
-    the CSV holds several fidelities for a loss, the one with the most shapes is used.
-    """
-    groups: dict[tuple, dict[tuple, dict[float, dict[int, float]]]] = defaultdict(
-        lambda: defaultdict(lambda: defaultdict(dict))
-    )
-    with path.open(newline="", encoding="utf-8") as stream:
-        for row in csv.DictReader(stream):
-            try:
-                shape = (int(row["D"]), int(row["A"]), int(row["H"]), int(row["I"]))
-                fidelity = (
-                    row["loss"],
-                    int(row["steps"]),
-                    float(row["width_scale"]),
-                    int(row["sequence_length"]),
-                    int(row.get("batch_size") or 0),
-                    row.get("device", ""),
-                )
-                rate, seed = float(row["learning_rate"]), int(row["seed"])
-                groups[fidelity][shape][rate][seed] = float(row["error"])
-            except (KeyError, TypeError, ValueError):
-                continue
-    reference: dict[str, dict[tuple[int, int, int, int], dict[str, Any]]] = {}
-    for loss in sorted({f[0] for f in groups}):
-        fidelity = max((f for f in groups if f[0] == loss), key=lambda f: len(groups[f]))
-        table = {}
-        for shape, by_rate in groups[fidelity].items():
-            rates = {rate: np.array(list(seeds.values())) for rate, seeds in by_rate.items()}
-            best = min(rates, key=lambda rate: rates[rate].mean())
-            values = rates[best]
-            table[shape] = {
-                "error": float(values.mean()),
-                "std": float(values.std(ddof=1)) if len(values) > 1 else float("nan"),
-                "seeds": len(values),
-                "rate": best,
-                "fidelity": fidelity,
-            }
-        reference[loss] = table
-    return reference
+    """loss -> shape -> {error (best θ's seed mean), std, seeds, rate, fidelity}: the package's
+    reader (`bortnas.extraction.sensitivity.load_reference_errors`, the search's
+    --reference-errors), so the benchmark and the sensitivity table read the CSV alike."""
+    return load_reference_errors(path)
 
 
 def closed_form_latency(shape: tuple[int, int, int, int]) -> float:
@@ -325,7 +293,10 @@ def _latencies(shapes: list[tuple[int, int, int, int]], method: str) -> dict[tup
 
 
 def compare(reference_path: Path, proxy: dict[str, Any], latency_method: str) -> None:
+    """The proxy against the reference half of its own loss: embedding distillation by
+    default, the masked-LM half when the proxy ran with `--set error_loss="mlm"`."""
     reference = load_reference(reference_path)
+    measured_loss = _reference_loss(proxy)
     by_shape = {tuple(r["shape"]): r for r in proxy["results"]}
     print(
         f"\nreference {reference_path}: "
@@ -335,9 +306,9 @@ def compare(reference_path: Path, proxy: dict[str, Any], latency_method: str) ->
             for loss, table in reference.items()
         )
     )
-    if "embedding" not in reference:
-        raise SystemExit("the reference CSV has no embedding-loss rows")
-    ref = reference["embedding"]
+    if measured_loss not in reference:
+        raise SystemExit(f"the reference CSV has no {measured_loss}-loss rows")
+    ref = reference[measured_loss]
     shapes = [s for s in ref if s in by_shape]
     missing = [s for s in ref if s not in by_shape]
     if missing:
@@ -348,7 +319,7 @@ def compare(reference_path: Path, proxy: dict[str, Any], latency_method: str) ->
     ref_std = np.array([ref[s]["std"] for s in shapes])
     names = [Architecture(*s).name for s in shapes]
 
-    print("\nrank fidelity (proxy ê against reference ê, embedding loss):")
+    print(f"\nrank fidelity (proxy ê against reference ê, {measured_loss} loss):")
     print("  " + _rank_line("proxy vs reference", proxy_e, ref_e, interval=True))
     print("  target: Spearman >= 0.8 at the interval's lower end")
     seeds = len(by_shape[shapes[0]]["per_seed"])
@@ -362,7 +333,7 @@ def compare(reference_path: Path, proxy: dict[str, Any], latency_method: str) ->
                 for k in range(0, seeds - 1, 2)
             ]
             print(f"  Spearman of seed pairs (0-1, 2-3, ...): {np.round(pairs, 3).tolist()}")
-    if "mlm" in reference:
+    if measured_loss == "embedding" and "mlm" in reference:
         mlm = reference["mlm"]
         common = [s for s in shapes if s in mlm]
         if len(common) >= 3:
@@ -478,6 +449,20 @@ def compare(reference_path: Path, proxy: dict[str, Any], latency_method: str) ->
     )
 
 
+def _knob(text: str) -> Any:
+    """A --set value: JSON (numbers, lists, quoted strings), else the bare word (error_loss=mlm)."""
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError:
+        return text
+
+
+def _reference_loss(proxy: dict[str, Any]) -> str:
+    """The reference loss a proxy run is compared with: "mlm" for `error_loss` mlm."""
+    options = proxy.get("settings", {}).get("options", {})
+    return "mlm" if options.get("error_loss") == "mlm" else "embedding"
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__.split("\n\n")[0], formatter_class=argparse.RawDescriptionHelpFormatter
@@ -517,7 +502,7 @@ def main() -> None:
         shapes = list(load_reference(reference_path).get("embedding", {}))
         if not shapes:
             raise SystemExit(f"{reference_path}: no embedding-loss rows")
-        options = {k: json.loads(v) for k, v in (item.split("=", 1) for item in args.set)}
+        options = {k: _knob(v) for k, v in (item.split("=", 1) for item in args.set)}
         if "theta" in options:  # a list of learning rates: Θ at the default batch, warm-up, decay
             options["theta"] = tuple(TrainingSetting(learning_rate=r) for r in options["theta"])
         proxy = measure_proxy(shapes, args.seeds or 2, options)
