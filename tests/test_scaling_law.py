@@ -5,12 +5,14 @@ from __future__ import annotations
 import math
 
 import numpy as np
+import pandas as pd
 import pytest
 
 from bortnas.core.architecture import BORT, count_parameters
 from bortnas.core.errors import BortnasError
 from bortnas.extraction.scaling_law import (
     DEFAULT_LAW,
+    apply_law,
     get_law,
     law_error,
     law_parameters,
@@ -92,3 +94,17 @@ def test_user_mistakes_are_one_clear_error():
     with pytest.raises(BortnasError, match="budget"):
         parse_budgets("1e8,,1e9")
     assert get_law(get_law("kaplan2020")) is get_law("kaplan2020")
+
+
+def test_apply_law_keeps_the_measured_error_and_has_no_seed_noise():
+    table = pd.DataFrame({"D": [4], "A": [8], "H": [1024], "I": [768], "error": [0.5]})
+    ranked, summary = apply_law(table, "hoffmann2022", 2e10)
+    assert ranked["error_measured"].tolist() == [0.5]
+    assert ranked["error"].iloc[0] == pytest.approx(
+        1.69 + 406.4 / 23_108_608**0.34 + 410.7 / 2e10**0.28
+    )
+    assert ranked["error_model_std"].tolist() == [0.0]
+    assert summary["model"] == "law" and summary["name"] == "hoffmann2022"
+    assert summary["budget_tokens"] == 2e10
+    untrained, _ = apply_law(table.drop(columns="error"))
+    assert untrained["error_measured"].isna().all()

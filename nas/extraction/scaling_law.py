@@ -22,6 +22,7 @@ from functools import cache
 from importlib import resources
 
 import numpy as np
+import pandas as pd
 
 from ..core.architecture import Architecture, count_parameters
 from ..core.errors import BortnasError
@@ -142,6 +143,25 @@ def law_error(
     if np.any(~np.isfinite(n)) or np.any(n <= 0):
         raise BortnasError("a scaling law needs a positive, finite parameter count N")
     return scaling_law.loss(n, tokens)
+
+
+def apply_law(
+    table: pd.DataFrame, law: str | ScalingLaw = DEFAULT_LAW, budget_tokens: float = math.inf
+) -> tuple[pd.DataFrame, dict[str, object]]:
+    """The table with `error` replaced by the law's value (the `--error-model law` reading).
+
+    Like `error_model.apply_error_model`: the measured ê, if any, is kept as `error_measured`;
+    `error_model_std` is 0 (a law has no seed noise, so the tie band comes from latency alone).
+    Reads only the D, A, H, I columns; returns the table and a summary for `summary.json`.
+    """
+    scaling_law = get_law(law)
+    table = table.copy()
+    table["error_measured"] = table.get("error_measured", table.get("error", np.nan))
+    shapes = table[["D", "A", "H", "I"]].to_numpy(dtype=int)
+    table["error"] = law_error([Architecture(*map(int, s)) for s in shapes], budget_tokens, law)
+    table["error_model_std"] = 0.0
+    summary = {"model": "law", "budget_tokens": check_budget(budget_tokens)}
+    return table, summary | scaling_law.to_dict()
 
 
 def budget_label(tokens: float) -> str:
