@@ -33,7 +33,14 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from error_proxy import BORT, _interval, load_reference  # noqa: E402
 
 from bortnas import SearchConfig, search  # noqa: E402
-from bortnas.extraction.error_model import ErrorFit, fit_quadratic  # noqa: E402
+from bortnas.core.architecture import Architecture  # noqa: E402
+from bortnas.extraction.error_model import (  # noqa: E402
+    ErrorFit,
+    apply_error_model,
+    fit_quadratic,
+    fitted_log_covariance,
+)
+from bortnas.extraction.ranking import ReferencePoint, rank  # noqa: E402
 from bortnas.extraction.wcoefficient import w_coefficients  # noqa: E402
 
 
@@ -168,6 +175,58 @@ def main() -> None:
         f"  distinct picks over the {seeds} one-seed searches: raw {distinct_raw}, "
         f"error model {distinct_fit}"
     )
+    band_calibration(shapes, single, table, t)
+
+
+def band_calibration(
+    shapes: list[tuple[int, int, int, int]],
+    single: list[np.ndarray],
+    table: pd.DataFrame,
+    t: dict,
+) -> None:
+    """Is the tie band calibrated? Each one-seed search ranked exactly as `search` ranks (the
+    error model, its covariance, the latency spread), then: does each seed's band hold every
+    other seed's pick, and how large is it, with and without the fit's covariance."""
+    by_shape = table.set_index(["D", "A", "H", "I"])
+    reference = ReferencePoint(
+        Architecture.from_dict(t["architecture"]), t["parameters"], t["latency_ms"], t["source"]
+    )
+    base = pd.DataFrame(
+        {
+            "D": [s[0] for s in shapes],
+            "A": [s[1] for s in shapes],
+            "H": [s[2] for s in shapes],
+            "I": [s[3] for s in shapes],
+            "parameters": [by_shape.loc[s, "parameters"] for s in shapes],
+            "latency_ms": [by_shape.loc[s, "latency_ms"] for s in shapes],
+            "latency_spread_ms": [by_shape.loc[s, "latency_spread_ms"] for s in shapes],
+        },
+        index=[f"D{d}-A{a}-H{h}-I{m}" for d, a, h, m in shapes],
+    )
+    base = base[base["parameters"] < reference.parameters]  # as the search trains them
+    runs = []
+    for errors in single:
+        frame = base.copy()
+        frame["error"] = pd.Series(errors, index=[f"D{d}-A{a}-H{h}-I{m}" for d, a, h, m in shapes])
+        frame["error_seed_std"] = np.nan
+        frame, _ = apply_error_model(frame, "quadratic")
+        covariance = fitted_log_covariance(frame)
+        runs.append((rank(frame, reference, error_covariance=covariance), rank(frame, reference)))
+    name = reference.architecture.name
+    print(f"\ntie band of each one-seed search ({len(base)} trained; T = {name}):")
+    print("  seed  pick                band size (with the fit's covariance / independent)  "
+          "holds the other seeds' picks")  # fmt: skip
+    picks = [ranked.index[0] for ranked, _ in runs]
+    every_held = True
+    for k, (ranked, independent) in enumerate(runs):
+        band = set(ranked.index[ranked["in_tie_band"]])
+        held = [p for j, p in enumerate(picks) if j != k and p in band]
+        every_held &= len(held) == len(picks) - 1
+        print(
+            f"  {k:>4}  {picks[k]:<18}  {len(band):>4} / {int(independent['in_tie_band'].sum()):<4}"
+            f"{'':>42}{len(held)} of {len(picks) - 1}"
+        )
+    print("  every seed's band holds every other seed's pick: " + ("yes" if every_held else "NO"))
 
 
 if __name__ == "__main__":

@@ -163,11 +163,17 @@ def test_a_search_ranks_by_the_modelled_error_and_keeps_the_measured_one(tmp_pat
     table = pd.read_csv(result.outputs["candidates_csv"])
     summary = json.loads(Path(result.outputs["summary"]).read_text())
     assert summary["error_model"]["model"] == "quadratic"
-    assert summary["error_model"]["candidates"] == len(table) >= 42
+    trained = table[table["error_source"] == "measured"]
+    predicted = table[table["error_source"] == "predicted"]
+    assert summary["error_model"]["candidates"] == len(trained) >= 42
+    assert summary["error_model"]["predicted"] == len(predicted)
+    assert len(trained) + len(predicted) == len(table) == 58  # every candidate but T's size
+    assert predicted["error_measured"].isna().all()
+    assert not predicted["in_tie_band"].any()  # the verification trained every band member
     # The measured column is the proxy's own value; the modelled one is close to it (the formula
     # is smooth) but not equal; W and the pick follow the modelled one.
-    assert not np.allclose(table["error"], table["error_measured"])
-    assert np.allclose(table["error"], table["error_measured"], rtol=0.05)
+    assert not np.allclose(trained["error"], trained["error_measured"])
+    assert np.allclose(trained["error"], trained["error_measured"], rtol=0.05)
     p_t, i_t = summary["reference"]["parameters"], summary["reference"]["latency_ms"]
     w = ((p_t - table["parameters"]) / p_t) * ((i_t - table["latency_ms"]) / i_t) / table["error"]
     assert np.allclose(w, table["w"]) and int(w.idxmax()) == 0

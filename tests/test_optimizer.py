@@ -7,13 +7,8 @@ import pytest
 from bortnas import load_space
 from bortnas.core.architecture import BORT, Architecture, count_parameters
 from bortnas.core.errors import BortnasError
-from bortnas.extraction.optimizer import (
-    STRATEGIES,
-    epsilon_representatives,
-    get_strategy,
-    maximum_point,
-    scores_zero,
-)
+from bortnas.extraction.optimizer import epsilon_representatives, maximum_point, scores_zero
+from bortnas.extraction.strategies import STRATEGIES, get_strategy
 
 
 def _encoder(a: Architecture) -> float:

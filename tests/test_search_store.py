@@ -19,7 +19,13 @@ from bortnas.extraction.pareto import non_dominated_mask
 from bortnas.extraction.search import search
 from bortnas.extraction.store import completed_trials, open_storage, open_study, theta_trials
 from bortnas.extraction.wcoefficient import w_coefficients
-from tests.support.formula_proxies import FormulaError, formula_proxies, trained_count
+from bortnas.proxies import Measurement
+from tests.support.formula_proxies import (
+    FormulaError,
+    FormulaLatency,
+    formula_proxies,
+    trained_count,
+)
 
 _proxies = formula_proxies
 
@@ -303,3 +309,26 @@ def _corpus(tmp_path: Path) -> Path:
     path = tmp_path / "corpus.txt"
     path.write_text("\n".join(_sentences(200)) + "\n", encoding="utf-8")
     return path
+
+
+class _JitteryLatency(FormulaLatency):
+    """The formula's latency times up to ±20 % of noise: T's same-size siblings swap order."""
+
+    def __init__(self, seed: int) -> None:
+        self.random = np.random.default_rng(seed)
+
+    def evaluate(self, a):  # type: ignore[no-untyped-def]
+        value = super().evaluate(a).value * self.random.uniform(0.8, 1.2)
+        return Measurement(self.name, value, "ms")
+
+
+def test_a_remeasure_keeps_t_and_the_trained_set_and_trains_nothing_new(tmp_path: Path) -> None:
+    first = search(_config(tmp_path), proxies={**_proxies(), "latency": _JitteryLatency(1)})
+    again = search(
+        _config(tmp_path, remeasure=True), proxies={**_proxies(), "latency": _JitteryLatency(2)}
+    )
+    assert again.latency_epoch == first.latency_epoch + 1  # the latency really was re-timed
+    assert again.reference.architecture == first.reference.architecture
+    assert again.reference.architecture.heads == 4  # the most heads of T's same-size siblings
+    assert set(again.table.index) == set(first.table.index)
+    assert again.cost.training_steps == 0

@@ -18,11 +18,12 @@ from bortnas.proxies.latency import METHODS, RUNTIMES
 
 from ..extraction.config import SearchConfig, config_fields, load_search_theta
 from ..extraction.error_model import ERROR_MODELS
-from ..extraction.optimizer import STRATEGIES
+from ..extraction.strategies import STRATEGIES, TRAIN_MODES
 from .console import add_command, console
 
 CHOICES = {
     "optimizer": sorted(STRATEGIES),
+    "train": list(TRAIN_MODES),
     "latency": list(METHODS),
     "runtime": list(RUNTIMES),
     "error_model": list(ERROR_MODELS),

@@ -41,6 +41,14 @@ class SearchConfig:
             "interval (1 trains every candidate)"
         ),
     )
+    train: str = field(
+        default="design",
+        metadata=_help(
+            "design: train a designed subset (4 points per error-model term), fit the model, "
+            "then every candidate inside the pick's tie band until none is predicted; all: "
+            "train every candidate (ε = 1 only)"
+        ),
+    )
     steps: int = field(
         default=DEFAULT_STEPS,
         metadata=_help("s: training steps of each student (per θ)"),
@@ -56,7 +64,11 @@ class SearchConfig:
     )
     seeds: int = field(
         default=1,
-        metadata=_help("seeds per θ; with 2 or more the tie band uses the measured seed noise"),
+        metadata=_help(
+            "seeds per θ, averaged; the tie band sees their noise through the error model's "
+            "residuals (with --error-model none: each candidate's own seed spread, or an assumed "
+            "4 %% with one seed)"
+        ),
     )
     error_model: str = field(
         default="quadratic",
@@ -138,6 +150,8 @@ class SearchConfig:
                 raise BortnasError(f"--{name} must be a whole number >= 1, got {value!r}")
         if self.workers is not None and not 1 <= self.workers <= 64:
             raise BortnasError(f"--workers must be between 1 and 64, got {self.workers}")
+        if self.train not in ("design", "all"):
+            raise BortnasError(f"--train must be design or all, got {self.train!r}")
         if self.error_model not in ERROR_MODELS:
             raise BortnasError(
                 f"--error-model must be one of {list(ERROR_MODELS)}, got {self.error_model!r}"

@@ -1,4 +1,4 @@
-"""The algorithm of de Wynter (2020) and the baselines it is compared with, as plain strategies.
+"""The algorithm of de Wynter (2020) as pure functions: T, ε-intervals, the random sample.
 
 Algorithm 1 as restated (arXiv 2010.08512; the exact pseudo-code is not recovered), as
 `bortnas.extraction.search` runs it — sources and our own choices are in docs/algorithm.md:
@@ -6,7 +6,9 @@ Algorithm 1 as restated (arXiv 2010.08512; the exact pseudo-code is not recovere
   2. T = the maximum point (largest p, ties by the most heads, then shape), or the user's
      reference. W(T) = 0, so T is not trained, nor any candidate of p ≥ p(T).
   3. ε-intervals: sort Ξ by p, cut it into consecutive intervals of ε candidates and keep one
-     representative per interval (`epsilon_representatives`; ε = 1 keeps all).
+     representative per interval (`epsilon_representatives`). At ε = 1 every candidate counts:
+     a designed subset is trained, the error model fitted, and every candidate that could still
+     be the pick (inside its tie band) trained in turn (`design.py`, `strategies.Fptas`).
   4. Train each kept candidate for s steps under every θ of Θ; its ê is the best over Θ.
   5. Return the argmax of W (`bortnas.extraction.wcoefficient`), with the Pareto front of (p, i, ê).
 The paper bounds the run time by O(|Ξ| + |W*_T|(1 + |Θ||B||Ξ| / (ε s^{3/2}))). Our knobs: |Ξ| is
@@ -14,17 +16,15 @@ the space, |Θ| and |B| are `--theta` (its batch sizes), ε is `--epsilon` (|Ξ|
 trained), s is `--steps`. How s enters as s^{3/2} is not recovered: we train each student for
 exactly s steps, so the training cost is ∝ |Θ| |B| s |Ξ| / ε.
 
-Baselines over the same proxies: `exhaustive` (every candidate at `REFERENCE_FACTOR` x s, the
-expensive reference), `random` (a seeded sample) and `nsga2` (Optuna's NSGA-II).
+Baselines over the same proxies (`strategies.py`): `exhaustive` (every candidate at
+`REFERENCE_FACTOR` x s, the expensive reference), `random` (a seeded sample) and `nsga2`
+(Optuna's NSGA-II).
 """
 
 from __future__ import annotations
 
 import random
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
-
-import optuna
 
 from ..core.architecture import Architecture
 from ..core.errors import BortnasError
@@ -75,72 +75,6 @@ def epsilon_representatives(
 
 def _neg(shape: tuple[int, ...]) -> tuple[int, ...]:
     return tuple(-value for value in shape)
-
-
-@dataclass(frozen=True)
-class Strategy:
-    """How an optimizer chooses which candidates to train, and at which budget."""
-
-    name: str
-    description: str
-    #: Multiplier on s.
-    steps_factor: int
-    #: Whether it trains a list fixed in advance (ε-intervals, a random sample) or lets a
-    #: sampler propose candidates (NSGA-II).
-    enumerates: bool
-    #: Whether p and i of the whole space are needed before training (the ε-intervals are).
-    covers_space: bool
-    #: The Optuna sampler of the study.
-    sampler: Callable[[int], optuna.samplers.BaseSampler]
-
-
-def _random_sampler(seed: int) -> optuna.samplers.BaseSampler:
-    return optuna.samplers.RandomSampler(seed=seed)
-
-
-STRATEGIES: dict[str, Strategy] = {
-    "fptas": Strategy(
-        "fptas",
-        "de Wynter (2020): one candidate per ε-interval of p, trained s steps under every θ",
-        1,
-        True,
-        True,
-        _random_sampler,
-    ),
-    "exhaustive": Strategy(
-        "exhaustive",
-        f"reference: every candidate at {REFERENCE_FACTOR}x s",
-        REFERENCE_FACTOR,
-        True,
-        True,
-        _random_sampler,
-    ),
-    "random": Strategy(
-        "random",
-        "baseline: a seeded random sample of candidates at s",
-        1,
-        True,
-        False,
-        _random_sampler,
-    ),
-    "nsga2": Strategy(
-        "nsga2",
-        "baseline: Optuna's NSGA-II over (D, A, H, I) at s",
-        1,
-        False,
-        False,
-        lambda seed: optuna.samplers.NSGAIISampler(seed=seed, population_size=20),
-    ),
-}
-
-
-def get_strategy(name: str) -> Strategy:
-    try:
-        return STRATEGIES[name]
-    except KeyError:
-        raise BortnasError(
-            f"unknown optimizer {name!r}; choose one of {', '.join(STRATEGIES)}"
-        ) from None
 
 
 def random_sample(candidates: Sequence[Architecture], count: int, seed: int) -> list[Architecture]:

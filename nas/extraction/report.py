@@ -89,8 +89,8 @@ def headline(result: SearchResult) -> list[str]:
         f"pick: D={result.pick.depth} A={result.pick.heads} H={result.pick.hidden} "
         f"I={result.pick.intermediate} (W={pick['w']:.4f}; "
         f"T = {result.reference.architecture.name}, {result.reference.source})",
-        f"tie band: {len(band)} candidate(s) within the noise of the proxies of the pick's W "
-        + ("" if reliable else "(UNRELIABLE: the latency calibration failed its gate) ")
+        f"tie band: {len(band)} candidate(s) within the noise of the proxies of the pick's W"
+        + ("" if reliable else " (UNRELIABLE: the latency calibration failed its gate)")
         + ": "
         + ", ".join(Architecture.from_dict(a).name for a in band["architecture"].head(8))
         + (" ..." if len(band) > 8 else ""),

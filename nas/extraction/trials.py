@@ -61,8 +61,8 @@ def _objective(
         if values["hidden"] % values["heads"]:
             _skip(trial, "H is not divisible by A")
         architecture = space.architecture(**values)
-        if exclude is not None and architecture == exclude:
-            _skip(trial, "the reference point T is not trained (W(T) = 0)")
+        if exclude is not None and architecture in exclude:
+            _skip(trial, "T's size: W = 0 whatever the error, so it is not trained")
         if enqueued_only:
             _skip_if_taken(trial, architecture.id)
         trial.set_user_attr("architecture_id", architecture.id)
@@ -241,15 +241,15 @@ def evaluate_sampled(
     study: optuna.Study,
     space: SearchSpace,
     evaluator: Evaluator,
-    reference: Any,
+    excluded: Any,
     trials: int,
     *,
     on_progress: Progress | None = None,
 ) -> None:
     """Let the study's sampler (NSGA-II) propose candidates until `trials` distinct are complete.
 
-    T is excluded: W(T) = 0, so training it would be wasted."""
-    objective = _objective(space, evaluator, enqueued_only=False, exclude=reference)
+    `excluded` (T and the candidates of its size) are skipped: W = 0 for them whatever ê."""
+    objective = _objective(space, evaluator, enqueued_only=False, exclude=set(excluded))
     attempts = 0
     while True:
         done = len(completed_trials(study))
