@@ -31,9 +31,9 @@ def build_parser() -> argparse.ArgumentParser:
 
 def _command_modules() -> list:
     """The modules that register commands, in the order `--help` lists them."""
-    from . import finetune, search, space
+    from . import finetune, pretrain, search, space
 
-    return [space, search, finetune]
+    return [space, search, pretrain, finetune]
 
 
 def _warnings_as_one_line() -> None:
