@@ -11,7 +11,8 @@ and held-out scoring) at a much higher fidelity, under two losses:
 * ``mlm``: plain masked-LM cross-entropy (``teacher="none"``), the pre-training task itself.
 
 Fidelity, against the proxy's defaults (width scale 16, 100 steps, sequence 16, batch 16,
-Θ = lr 3e-4/1e-3/3e-3, 1 seed, 128 held-out documents):
+Θ = lr 1e-3/3e-3 (`DEFAULT_THETA`; until version 4 also 3e-4), 1 seed, 128 held-out
+documents):
 
 =================  ==============================  ==================================
 knob               ``--device cpu`` default        ``--device cuda`` default
@@ -32,8 +33,9 @@ best-of, as in the proxy and the paper: a shape's reference error for a loss is 
 seeds of the θ with the lowest seed mean. Wider students and longer budgets want smaller steps
 than the proxy's 1/16-width students, hence 3e-4 and 1e-3 (on the GPU run, 1e-3 won for the
 shallow and narrow shapes, 3e-4 for deep or H 1024 ones; every masked-LM run that finished chose
-3e-4, with 1e-3 stuck near 7.28 nats, which is why the CPU default trains masked LM at 3e-4
-alone). All θ and seeds of a (shape, loss) train together as replicas of one vectorised pass.
+3e-4, with 1e-3 stuck at 7.20-7.34 nats per run in `benchmarks/results/error_reference.csv`,
+which is why the CPU default trains masked LM at 3e-4 alone). All θ and seeds of a (shape, loss)
+train together as replicas of one vectorised pass.
 On CUDA, matrix products use TF32 (`torch.set_float32_matmul_precision("high")`).
 
 Why sequence 32 on the CPU: documents of the default corpus average 25 tokens (median 21), so a
