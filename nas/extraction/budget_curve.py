@@ -16,8 +16,9 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from ..core.architecture import Architecture
 from .ranking import ReferencePoint
-from .scaling_law import DEFAULT_LAW, get_law
+from .scaling_law import DEFAULT_LAW, get_law, law_parameters
 from .sensitivity import law_readings, sensitivity_rows
 from .wcoefficient import DEFAULT_EXPONENTS, Exponents
 
@@ -49,6 +50,12 @@ def budget_curve(
     return curve[[*COLUMNS, "law"]]
 
 
+def _encoder_size(name: str) -> float:
+    """N of a pick named D..-A..-H..-I..: orders the pick axis by size."""
+    depth, heads, hidden, intermediate = (int(part[1:]) for part in name.split("-"))
+    return float(law_parameters([Architecture(depth, heads, hidden, intermediate)])[0])
+
+
 def _x(budgets: pd.Series, infinity_at: float) -> np.ndarray:
     values = budgets.to_numpy(dtype=float)
     return np.where(np.isinf(values), infinity_at, np.log10(np.where(np.isinf(values), 1, values)))
@@ -65,7 +72,7 @@ def plot_budget_curve(curve: pd.DataFrame, path: str | Path) -> Path:
     finite = curve.loc[~np.isinf(curve["budget_tokens"].astype(float)), "budget_tokens"]
     top = math.log10(float(finite.max())) if len(finite) else 0.0
     infinity_at = top + 1.0
-    picks = list(dict.fromkeys(curve["pick"]))
+    picks = sorted(dict.fromkeys(curve["pick"]), key=_encoder_size)
     figure, (ranks, chosen) = plt.subplots(
         2, 1, figsize=(12, 4.5 + 0.28 * len(picks)), sharex=True, height_ratios=[3, 2]
     )
@@ -86,7 +93,8 @@ def plot_budget_curve(curve: pd.DataFrame, path: str | Path) -> Path:
             color=colour,
             marker="o",
             ms=3,
-            label=f"T = {reference}",
+            label=f"T = {reference} (pick's tie band: "
+            f"{rows['tie_band'].min()}–{rows['tie_band'].max()} candidates)",
         )
     ranked = int(curve["ranked"].max())
     ranks.set_ylabel(f"Bort's rank by W (of {ranked})")
@@ -94,7 +102,7 @@ def plot_budget_curve(curve: pd.DataFrame, path: str | Path) -> Path:
     ranks.grid(alpha=0.3)
     ranks.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.01, 1.0))
     chosen.set_yticks(range(len(picks)), picks, fontsize=7)
-    chosen.set_ylabel("W's pick")
+    chosen.set_ylabel("W's pick (by N)")
     chosen.grid(alpha=0.3)
     chosen.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.01, 1.0))
     ticks = [t for t in range(math.ceil(float(np.log10(finite.min()))), int(top) + 1)]
