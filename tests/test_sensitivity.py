@@ -15,6 +15,7 @@ from bortnas.core.architecture import Architecture
 from bortnas.core.errors import DataError
 from bortnas.extraction.budget_curve import budget_curve, plot_budget_curve
 from bortnas.extraction.ranking import ReferencePoint
+from bortnas.extraction.scaling_law import apply_law
 from bortnas.extraction.sensitivity import (
     error_readings,
     law_readings,
@@ -103,6 +104,18 @@ def test_fitted_reading_uses_the_models_values_and_noise():
     assert rows[0]["pick"] == "D2-A4-H512-I256"  # measured ê unchanged
     assert rows[1]["pick"] == "D4-A8-H1024-I768" and rows[1]["bort_released_rank"] == 1
     assert rows[1]["pick_w"] == pytest.approx(1.8) and rows[1]["tie_band"] == 1
+
+
+def test_a_law_ranked_table_is_not_read_as_fitted_and_untrained_rows_are_not_measured():
+    ranked_by_law, _ = apply_law(_table(), "hoffmann2022", 1e10)
+    assert [r.kind for r in error_readings(ranked_by_law, budgets=[1e10])] == ["measured", "law"]
+    untrained, _ = apply_law(_table().drop(columns=["error", "error_measured"]))
+    assert [r.kind for r in error_readings(untrained, budgets=[1e10])] == ["law"]
+    partly = _table(error_measured=[0.5, np.nan, 0.45, 0.52])
+    reading = measured_reading(partly)
+    assert len(reading.errors) == 3 and reading.note == "covers 3 of 4 candidates"
+    [row] = sensitivity_rows(partly, [T_MAX], [reading])
+    assert row["ranked"] == 3 and row["bort_released_rank"] is None
 
 
 def test_law_reading_ranks_with_the_laws_error():

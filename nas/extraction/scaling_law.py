@@ -151,7 +151,8 @@ def apply_law(
     """The table with `error` replaced by the law's value (the `--error-model law` reading).
 
     Like `error_model.apply_error_model`: the measured ê, if any, is kept as `error_measured`;
-    `error_model_std` is 0 (a law has no seed noise, so the tie band comes from latency alone).
+    `error_model_std` is 0 (a law has no seed noise, so the tie band comes from latency alone);
+    `error_law` marks the table so that the sensitivity table does not read the law as a fit.
     Reads only the D, A, H, I columns; returns the table and a summary for `summary.json`.
     """
     scaling_law = get_law(law)
@@ -159,6 +160,7 @@ def apply_law(
     table["error_measured"] = table.get("error_measured", table.get("error", np.nan))
     shapes = table[["D", "A", "H", "I"]].to_numpy(dtype=int)
     table["error"] = law_error([Architecture(*map(int, s)) for s in shapes], budget_tokens, law)
+    table["error_law"] = table["error"]  # marks the table: `error` is the law's, not a fit
     table["error_model_std"] = 0.0
     summary = {"model": "law", "budget_tokens": check_budget(budget_tokens)}
     return table, summary | scaling_law.to_dict()

@@ -62,24 +62,34 @@ def _name(shape: Shape) -> str:
     return "D{}-A{}-H{}-I{}".format(*shape)
 
 
-def measured_reading(table: pd.DataFrame) -> ErrorReading:
-    """ê as each candidate's training gave it (the search keeps it as `error_measured`)."""
+def measured_reading(table: pd.DataFrame) -> ErrorReading | None:
+    """ê as each candidate's training gave it (`error_measured`); only finite values count, and
+    None when no candidate was trained (a `--error-model law` run)."""
     column = "error_measured" if "error_measured" in table else "error"
-    return ErrorReading("measured ê", "measured", table[column].astype(float))
+    errors = table[column].astype(float)
+    errors = errors[np.isfinite(errors)]
+    if errors.empty:
+        return None
+    note = "" if len(errors) == len(table) else f"covers {len(errors)} of {len(table)} candidates"
+    return ErrorReading("measured ê", "measured", errors, note=note)
 
 
 def fitted_reading(table: pd.DataFrame) -> ErrorReading | None:
-    """ê of the error model: the search's own fit, or fitted here when the search did not fit."""
-    if "error_model_std" in table:
+    """ê of the error model: the search's own fit, or fitted here from the measured ê when the
+    search ranked by something else (measured ê, or a law: `apply_law` marks its table)."""
+    if "error_model_std" in table and "error_law" not in table:
         return ErrorReading(
             "fitted ê", "fitted", table["error"].astype(float), table["error_model_std"]
         )
-    measured = table[["D", "A", "H", "I"]].copy()
-    measured["error"] = measured_reading(table).errors
-    fitted, _ = apply_error_model(measured, "quadratic")
+    measured = measured_reading(table)
+    if measured is None or len(measured.errors) < len(table):
+        return None  # nothing (or not everything) trained: no fit over the whole table
+    frame = table[["D", "A", "H", "I"]].copy()
+    frame["error"] = measured.errors
+    fitted, _ = apply_error_model(frame, "quadratic")
     if "error_model_std" not in fitted:
         return None  # too few candidates, or unusable errors: the fit was skipped
-    note = "fitted here (the search ranked by measured ê)"
+    note = "fitted here (the search did not rank by the fit)"
     return ErrorReading("fitted ê", "fitted", fitted["error"], fitted["error_model_std"], note=note)
 
 
@@ -177,12 +187,9 @@ def error_readings(
     budgets: Iterable[float] = DEFAULT_BUDGETS,
     reference_errors: str | Path | None = None,
 ) -> list[ErrorReading]:
-    """Every reading a run has: measured, fitted (when a fit is possible), the law at each
-    budget, and each loss of the reference CSV when one is given."""
-    readings = [measured_reading(table)]
-    fitted = fitted_reading(table)
-    if fitted is not None:
-        readings.append(fitted)
+    """Every reading a run has: measured (when trained), fitted (when a fit is possible), the
+    law at each budget, and each loss of the reference CSV when one is given."""
+    readings = [r for r in (measured_reading(table), fitted_reading(table)) if r is not None]
     readings += law_readings(table, law, budgets)
     if reference_errors is not None:
         readings += reference_readings(table, reference_errors)
