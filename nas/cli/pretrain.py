@@ -100,7 +100,7 @@ def _pretrain(args: argparse.Namespace) -> int:
         rate = f"{result.tokens_per_second:,.0f} tokens/s" if result.tokens_per_second else "-"
         last = result.metrics[-1]["loss"] if result.metrics else float("nan")
         console.print(
-            f"{result.steps} steps ({result.mode} distillation), final loss {last:.4f}, {rate}; "
+            f"{result.steps} steps ({result.mode}), final loss {last:.4f}, {rate}; "
             f"model written to {result.out}",
             markup=False,
             highlight=False,

@@ -29,6 +29,12 @@ if TYPE_CHECKING:
     from ..core.teacher import EmbeddingTeacher
 
 MODES = ("logits", "embeddings", "mlm")
+#: How each mode is named in messages.
+MODE_LABELS = {
+    "logits": "Bort's recipe (masked LM + KL to the teacher's masked-LM logits)",
+    "embeddings": "masked LM + distillation of the teacher's sentence embedding",
+    "mlm": "masked LM alone (no teacher)",
+}
 
 
 def distillation_mode(teacher: EmbeddingTeacher | None, tokenizer: StudentTokenizer) -> str:

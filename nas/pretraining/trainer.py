@@ -35,7 +35,7 @@ from .checkpoint import (
 from .config import PretrainConfig, PretrainError
 from .data import BatchSource
 from .distributed import Cluster, join, leave
-from .objective import Objective
+from .objective import MODE_LABELS, Objective
 from .output import export_model, plot_losses
 from .setup import Ingredients, build_model, gather
 
@@ -155,8 +155,8 @@ def _run(
     )
     if cluster.main and start < total:
         say(
-            f"pretraining {ingredients.architecture.name} for {total} steps, "
-            f"{ingredients.mode} distillation, {cluster.world} process(es) on {device.type}"
+            f"pretraining {ingredients.architecture.name} for {total} steps: "
+            f"{MODE_LABELS[ingredients.mode]}; {cluster.world} process(es) on {device.type}"
         )
     started, seen = time.perf_counter(), 0
     metrics = (out / METRICS).open("a", encoding="utf-8") if cluster.main else None
