@@ -44,7 +44,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "--student",
         required=True,
         metavar="ARCH.json|DIR",
-        help="exported architecture (random init) or a checkpoint folder with model.safetensors",
+        help="exported architecture (random init) or a checkpoint folder with model.safetensors "
+        "(e.g. a `bortnas pretrain` output; it keeps its own tokenizer)",
     )
     add(
         "--teacher",
@@ -77,7 +78,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     add("--patience", type=int, default=2, help="stop after this many rounds without gain")
     add("--replay-rounds", type=int, default=0)
     add("--max-length", type=int, default=64, help="tokens per text")
-    add("--vocab-size", type=int, default=2048, help="student BPE vocabulary")
+    add(
+        "--vocab-size",
+        type=int,
+        default=2048,
+        help="BPE vocabulary of a random-init student (a checkpoint keeps its tokenizer)",
+    )
     add("--min-teacher-accuracy", type=float, default=2 / 3)
     add("--threads", type=int, default=None, help="torch CPU threads (default: torch's)")
     add("--restart", action="store_true", help="discard a previous run in --out")
