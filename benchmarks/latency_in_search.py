@@ -131,8 +131,8 @@ def report(label: str, rows: list[dict[str, Any]], quality: dict[str, Any], limi
         + ("met" if ok else "MISSED")
     )
     print(
-        f"  calibration {'passed' if quality.get('passed') else 'FAILED'}: slope "
-        f"{quality.get('slope', 0):.3f}, intercept {quality.get('intercept', 0):.2f} ms, worst "
+        f"  calibration {'passed' if quality.get('passed') else 'FAILED'}: scale "
+        f"{quality.get('scale', 0):.3f}, exponent {quality.get('exponent', 0):.3f}, worst "
         f"leave-one-out {100 * (quality.get('max_loo_relative_error') or 0):.1f} %, "
         f"{quality.get('retimed')} re-timing(s); probe speed-up {probe.get('speedup')}x, "
         f"drift {probe.get('drift')}x, busy={probe.get('busy')}"

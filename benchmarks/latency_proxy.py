@@ -55,7 +55,7 @@ with tempfile.TemporaryDirectory() as folder:
     )
     values = {a.id: proxy.evaluate(a).value for a in load_space(sys.argv[1]).candidates}
     c = proxy.calibrate()
-    fit = f"{c['slope']:.3f}x{c['intercept']:+.1f} ms"
+    fit = f"{c['scale']:.3f} x sum^{c['exponent']:.3f}"
     print(json.dumps({"values": values, "calibration": fit}))
 """
 
@@ -111,10 +111,12 @@ def main(argv: list[str] | None = None) -> None:
         warm = time.perf_counter() - started
         calibration = predictor.calibrate()
 
+    names = [point["architecture"] for point in calibration["points"]]
     print(
-        f"\npredicted: calibrated on {len(calibration['architectures'])} full measurements "
-        f"({', '.join(calibration['architectures'])}): slope {calibration['slope']:.3f}, "
-        f"intercept {calibration['intercept']:.1f} ms, RMS residual {calibration['rms_ms']:.1f} ms"
+        f"\npredicted: calibrated on {len(names)} full models ({', '.join(names)}): "
+        f"{calibration['scale']:.3f} x sum^{calibration['exponent']:.3f}, "
+        f"RMS residual {calibration['rms_ms']:.1f} ms, gate "
+        + ("passed" if calibration["passed"] else "FAILED")
     )
     sample = random.Random(args.seed).sample(space, args.samples)
     print(f"\nmeasuring {len(sample)} random {args.space} candidates (seed {args.seed}):")

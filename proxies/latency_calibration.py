@@ -1,19 +1,19 @@
 """The calibration of the layer table: a robust fit of full timings on layer sums, and its quality.
 
-Why robust: the table's sum `D x t_layer + t_overhead` misses what a whole model adds (the calls
-between layers, memory effects), so it is mapped onto a few full models by `slope x sum +
-intercept`. Least squares let one disturbed full timing decide that map: measured in a search
-with two light processes beside it, one slow timing became a 180 ms intercept added to every
-candidate (a 6.8 ms model predicted at 185 ms). The Theil-Sen estimator (the median of pairwise
-slopes, SciPy's `theilslopes`) ignores up to about 29 % of wild points.
+Why robust: the table's sum `D x t_layer + t_overhead` misses what a whole model adds or saves
+(calls between layers, memory effects), so it is mapped onto a few full models by
+`scale x sum^exponent`, fitted in logs. Least squares let one disturbed full timing decide
+such a map: measured in a search with two light processes beside it, one slow timing became a
+180 ms intercept added to every candidate (a 6.8 ms model predicted at 185 ms). The Theil-Sen
+estimator (the median of pairwise slopes, SciPy's `theilslopes`) ignores up to about 29 % of
+wild points.
 
 Why a gate: a fit can still be wrong (too many points disturbed, or a table out of step with the
 full models). Each calibration point is predicted by a fit on the others (leave-one-out); the
 calibration passes when at most `MAX_OUTLIERS` of them miss by more than `MAX_LOO_ERROR` (the
-robust fit ignores a lone outlier, which is listed) and the intercept is no larger than half the
-smallest model measured (the sum already counts every layer, the
-embeddings and the pooler, so what it misses is small). A failed gate triggers re-timing, and a
-gate still failed is reported with the result, never hidden.
+robust fit ignores a lone outlier, which is listed) and the exponent is close to 1 (the sum
+already counts every layer, the embeddings and the pooler, so what it misses is small). A failed
+gate triggers re-timing, and a gate still failed is reported with the result, never hidden.
 """
 
 from __future__ import annotations
@@ -30,24 +30,28 @@ from .latency import LatencyError
 MAX_LOO_ERROR = 0.15
 #: Calibration models allowed to disagree (the robust fit ignores them; they are listed).
 MAX_OUTLIERS = 1
-#: Largest intercept that passes, as a share of the smallest full model measured.
-MAX_INTERCEPT_SHARE = 0.5
+#: The fit's exponent must lie here: a model of twice the layer time takes about twice as long.
+EXPONENT_RANGE = (0.8, 1.25)
 
 
 def fit_calibration(raw: Sequence[float], measured: Sequence[float]) -> tuple[float, float]:
-    """Theil-Sen `measured ~ slope x raw + intercept`; through the origin when that is unphysical.
+    """Theil-Sen `log measured ~ log scale + exponent x log raw`: returns (scale, exponent).
 
-    A non-positive slope would invert the ranking, and a negative intercept would predict
-    negative latencies for the smallest models: in both cases the median ratio is used instead.
+    In logs, because W sees latency as a ratio (i/i_T): every model's relative error counts
+    alike, a 6 ms model's as much as a 250 ms one's (a linear fit lets the largest dominate, and
+    measured here, left the smallest 40 % too slow), and every prediction stays positive.
     """
-    x = np.asarray(raw, dtype=float)
-    y = np.asarray(measured, dtype=float)
+    x = np.log(np.asarray(raw, dtype=float))
+    y = np.log(np.asarray(measured, dtype=float))
     if len(x) < 2 or np.ptp(x) == 0:
         raise LatencyError("calibration needs at least two architectures of different latency")
-    slope, intercept, *_ = theilslopes(y, x, method="joint")  # intercept: median(y − slope x)
-    if slope <= 0 or intercept < 0:
-        return float(np.median(y / x)), 0.0
-    return float(slope), float(intercept)
+    exponent, log_scale, *_ = theilslopes(y, x, method="joint")  # median of y − exponent x
+    return float(np.exp(log_scale)), float(exponent)
+
+
+def predict(raw: float | np.ndarray, scale: float, exponent: float) -> float | np.ndarray:
+    """The calibrated latency of a layer-table sum `raw` (ms)."""
+    return scale * np.asarray(raw, dtype=float) ** exponent
 
 
 def leave_one_out_errors(raw: Sequence[float], measured: Sequence[float]) -> list[float]:
@@ -60,8 +64,8 @@ def leave_one_out_errors(raw: Sequence[float], measured: Sequence[float]) -> lis
         if np.ptp(x[keep]) == 0:
             errors.append(float("nan"))
             continue
-        slope, intercept = fit_calibration(x[keep], y[keep])
-        predicted = slope * x[left_out] + intercept
+        scale, exponent = fit_calibration(x[keep], y[keep])
+        predicted = predict(x[left_out], scale, exponent)
         errors.append(float(abs(predicted - y[left_out]) / y[left_out]))
     return errors
 
@@ -70,42 +74,44 @@ def assess_calibration(
     names: Sequence[str], raw: Sequence[float], measured: Sequence[float]
 ) -> dict[str, Any]:
     """The fit and its quality record: every point's residual and leave-one-out error, the gate."""
-    slope, intercept = fit_calibration(raw, measured)
+    scale, exponent = fit_calibration(raw, measured)
     loo = leave_one_out_errors(raw, measured) if len(raw) >= 3 else []
-    points = [
-        {
-            "architecture": name,
-            "raw_ms": round(float(x), 4),
-            "measured_ms": round(float(y), 4),
-            "predicted_ms": round(slope * float(x) + intercept, 4),
-            "residual_ms": round(float(y) - (slope * float(x) + intercept), 4),
-            "loo_relative_error": None if not loo or np.isnan(loo[i]) else round(loo[i], 4),
-        }
-        for i, (name, x, y) in enumerate(zip(names, raw, measured, strict=True))
-    ]
+    points = []
+    for i, (name, x, y) in enumerate(zip(names, raw, measured, strict=True)):
+        fitted = float(predict(x, scale, exponent))
+        points.append(
+            {
+                "architecture": name,
+                "raw_ms": round(float(x), 4),
+                "measured_ms": round(float(y), 4),
+                "predicted_ms": round(fitted, 4),
+                "residual_ms": round(float(y) - fitted, 4),
+                "loo_relative_error": None if not loo or np.isnan(loo[i]) else round(loo[i], 4),
+            }
+        )
     finite = [value for value in loo if np.isfinite(value)]
     worst = max(finite) if finite else None
     outliers = [p["architecture"] for p in points if (p["loo_relative_error"] or 0) > MAX_LOO_ERROR]
-    intercept_limit = MAX_INTERCEPT_SHARE * float(min(measured))
     reasons = []
     if len(outliers) > MAX_OUTLIERS:
         reasons.append(
             f"{len(outliers)} of {len(points)} calibration models are off by more than "
             f"{100 * MAX_LOO_ERROR:.0f} % when left out ({', '.join(outliers)})"
         )
-    if intercept > intercept_limit:
+    if not EXPONENT_RANGE[0] <= exponent <= EXPONENT_RANGE[1]:
         reasons.append(
-            f"intercept {intercept:.1f} ms exceeds half the smallest model ({min(measured):.1f} ms)"
+            f"the fit's exponent {exponent:.2f} is outside {EXPONENT_RANGE}: the full models do "
+            "not grow with the table's sums as layers add up"
         )
     residuals = np.asarray([p["residual_ms"] for p in points])
     return {
-        "fit": "theil-sen",
-        "slope": slope,
-        "intercept": intercept,
+        "fit": "theil-sen, log-log",
+        "scale": scale,
+        "exponent": exponent,
         "rms_ms": float(np.sqrt(np.mean(residuals**2))),
         "points": points,
         "max_loo_relative_error": None if worst is None else round(worst, 4),
-        "gate": {"max_loo_relative_error": MAX_LOO_ERROR, "max_intercept_ms": intercept_limit},
+        "gate": {"max_loo_relative_error": MAX_LOO_ERROR, "exponent_range": EXPONENT_RANGE},
         "outliers": outliers,
         "passed": not reasons,
         "reasons": reasons,

@@ -3,7 +3,7 @@
 Why it works: a BERT encoder is embeddings, D identical layers and a pooler (the AB^nC structure of
 the paper), so its forward time is close to `D x t_layer(H, A, I) + t_overhead(H)`. The bert-large
 space has 50 distinct layers and 3 hidden sizes: timing those lets all 300 candidates be scored
-by lookups. What the sum misses is absorbed by `slope x sum + intercept`, fitted robustly on a
+by lookups. What the sum misses is absorbed by `scale x sum^exponent`, fitted robustly on a
 few full models that span the space, its smallest and largest included (`latency_calibration`).
 
 Why one table timed at once: every entry (layers, overheads, the calibration's full models) is
@@ -37,7 +37,7 @@ from .latency import (
     model_inputs,
     random_weights,
 )
-from .latency_calibration import assess_calibration
+from .latency_calibration import assess_calibration, predict
 from .timing import contention_probe, time_in_rounds
 
 DEFAULT_SPACE = "bert-large"
@@ -70,7 +70,7 @@ def model_key(a: Architecture) -> str:
 
 
 class PredictedLatencyProxy(Proxy):
-    """Latency predicted as `slope x (D x t_layer(H, A, I) + t_overhead(H)) + intercept`, in ms.
+    """Latency predicted as `scale x (D x t_layer(H, A, I) + t_overhead(H))^exponent`, in ms.
 
     Same name and unit as `MeasuredLatencyProxy`, so either can fill the latency objective;
     `provenance()["method"]` tells them apart (and keeps their cache entries apart).
@@ -292,7 +292,7 @@ class PredictedLatencyProxy(Proxy):
     def evaluate(self, architecture: Architecture) -> Measurement:
         quality = self.prepare([architecture])
         raw = self.raw_prediction(architecture)
-        value = quality["slope"] * raw + quality["intercept"]
+        value = predict(raw, quality["scale"], quality["exponent"])
         loo = [p["loo_relative_error"] for p in quality["points"] if p["loo_relative_error"]]
         relative = float(np.sqrt(np.mean(np.square(loo)))) if loo else 0.0
         return Measurement(
@@ -302,8 +302,8 @@ class PredictedLatencyProxy(Proxy):
             spread=float(value * relative),
             details={
                 "raw_ms": raw,
-                "slope": quality["slope"],
-                "intercept": quality["intercept"],
+                "scale": quality["scale"],
+                "exponent": quality["exponent"],
                 "spread_kind": "RMS leave-one-out relative error of the calibration, x value",
                 "calibration_passed": quality["passed"],
             },

@@ -26,8 +26,10 @@ from typing import Any
 BURST_MS = 30.0
 MAX_CALLS_PER_ROUND = 8
 #: The probe: a square matrix product of this size, repeated, at `threads` and at one thread.
-PROBE_SIZE = 256
-PROBE_REPEATS = 8
+#: Long enough (~5 ms on two cores) for a busy core to show: a shorter kernel slips in between
+#: the other process's time slices (measured: a 0.3 ms probe saw no busy core at all).
+PROBE_SIZE = 768
+PROBE_REPEATS = 3
 #: Below this share of the ideal speed-up (threads x), another process is taken to hold a core.
 BUSY_SPEEDUP_SHARE = 0.7
 #: Above this ratio between the slowest and the fastest probe round, the machine drifted.

@@ -32,8 +32,8 @@ def latency_quality_line(quality: dict[str, Any] | None) -> str:
     worst_text = "n/a" if worst is None else f"{100 * worst:.1f} %"
     verdict = "passed" if quality.get("passed") else "FAILED"
     return (
-        f"latency calibration {verdict} ({quality['fit']}, slope {quality['slope']:.3f}, "
-        f"intercept {quality['intercept']:.2f} ms, worst leave-one-out error {worst_text} over "
+        f"latency calibration {verdict} ({quality['fit']}, x{quality['scale']:.3f} "
+        f"^{quality['exponent']:.3f}, worst leave-one-out error {worst_text} over "
         f"{len(quality.get('points', []))} models, {quality.get('rounds', '?')} rounds, "
         f"{quality.get('retimed', 0)} re-timing(s)); {machine}"
     )
