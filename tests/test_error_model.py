@@ -24,7 +24,6 @@ from bortnas.extraction.error_model import (
 from bortnas.extraction.export import load_architecture
 from bortnas.extraction.ranking import ReferencePoint, rank
 from bortnas.extraction.search import search
-from bortnas.extraction.wcoefficient import w_coefficients
 from tests.support.formula_proxies import formula_proxies
 
 
@@ -132,14 +131,12 @@ def test_ranking_uses_the_modelled_error_and_its_standard_error() -> None:
     assert not np.allclose(modelled["error"], table["error"])  # W gets the fit, not the noise
     reference = ReferencePoint(None, 2.0 * table["parameters"].max(), 100.0, "test")
     ranked = rank(modelled, reference)
-    expected = w_coefficients(
-        modelled["parameters"].to_numpy(),
-        modelled["latency_ms"].to_numpy(),
-        modelled["error"].to_numpy(),
-        reference_parameters=reference.parameters,
-        reference_latency=reference.latency_ms,
-    )
-    assert ranked["w"].iloc[0] == pytest.approx(expected.max())
+    # W written out by hand (Definition 8 as restated), not with the function rank() uses.
+    p_t, i_t = reference.parameters, reference.latency_ms
+    rows = zip(modelled["parameters"], modelled["latency_ms"], modelled["error"], strict=True)
+    by_hand = [(p_t - p) / p_t * (i_t - i) / i_t / e for p, i, e in rows]
+    assert ranked["w"].iloc[0] == pytest.approx(max(by_hand))
+    assert sorted(ranked["w"], reverse=True) == pytest.approx(sorted(by_hand, reverse=True))
     assert set(ranked["error_noise_source"]) == {"error model"}
     assert np.allclose(ranked["error_noise"], ranked["error_model_std"])
 
