@@ -134,7 +134,8 @@ def test_ranking_uses_the_modelled_error_and_its_standard_error() -> None:
     # W written out by hand (Definition 8 as restated), not with the function rank() uses.
     p_t, i_t = reference.parameters, reference.latency_ms
     rows = zip(modelled["parameters"], modelled["latency_ms"], modelled["error"], strict=True)
-    by_hand = [(p_t - p) / p_t * (i_t - i) / i_t / e for p, i, e in rows]
+    # A candidate slower than T saves nothing: its speed factor is clipped at 0 (docs/algorithm.md).
+    by_hand = [max(p_t - p, 0) / p_t * max(i_t - i, 0) / i_t / e for p, i, e in rows]
     assert ranked["w"].iloc[0] == pytest.approx(max(by_hand))
     assert sorted(ranked["w"], reverse=True) == pytest.approx(sorted(by_hand, reverse=True))
     assert set(ranked["error_noise_source"]) == {"error model"}
