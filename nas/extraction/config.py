@@ -74,7 +74,33 @@ class SearchConfig:
         default="quadratic",
         metadata=_help(
             "quadratic: W uses ê fitted over every trained candidate as a smooth function of "
-            "D, A, H, I (denoises one-seed runs); none: each candidate's measured ê"
+            "D, A, H, I (denoises one-seed runs); none: each candidate's measured ê; law: a "
+            "published scaling law at --budget, training nothing (docs/algorithm.md)"
+        ),
+    )
+    error_loss: str = field(
+        default="distillation",
+        metadata=_help(
+            "what the students' ê is: distillation (to the teacher) or mlm (plain masked-LM "
+            "loss, the loss pretraining optimises; head at masked positions only)"
+        ),
+    )
+    law: str = field(
+        default="hoffmann2022",
+        metadata=_help("scaling law for --error-model law and the sensitivity table"),
+    )
+    budget: str = field(
+        default="1e8,1e10,inf",
+        metadata=_help(
+            "training tokens: the law's budgets in the sensitivity table (comma-separated; inf = "
+            "converged); with --error-model law, W uses the first"
+        ),
+    )
+    reference_errors: str | None = field(
+        default=None,
+        metadata=_help(
+            "a reference CSV of errors (benchmarks/results/error_reference.csv's format), one "
+            "more reading in the sensitivity table"
         ),
     )
     reference: tuple[int, int, int, int] | None = field(
@@ -150,6 +176,12 @@ class SearchConfig:
                 raise BortnasError(f"--{name} must be a whole number >= 1, got {value!r}")
         if self.workers is not None and not 1 <= self.workers <= 64:
             raise BortnasError(f"--workers must be between 1 and 64, got {self.workers}")
+        from .scaling_law import get_law, parse_budgets
+
+        object.__setattr__(self, "budget", ",".join(f"{b:g}" for b in parse_budgets(self.budget)))
+        get_law(self.law)
+        if self.error_loss not in ("distillation", "mlm"):
+            raise BortnasError(f"--error-loss must be distillation or mlm, got {self.error_loss!r}")
         if self.train not in ("design", "all"):
             raise BortnasError(f"--train must be design or all, got {self.train!r}")
         if self.error_model not in ERROR_MODELS:

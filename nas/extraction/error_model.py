@@ -20,7 +20,7 @@ import pandas as pd
 from ..core.errors import BortnasError
 
 #: "quadratic" (the default) fits the model; "none" ranks by the measured ê of each candidate.
-ERROR_MODELS = ("quadratic", "none")
+ERROR_MODELS = ("quadratic", "none", "law")
 DIMENSIONS = ("D", "A", "H", "I")
 #: The fit needs at least this many trained candidates per model term; below it (a small space,
 #: a large ε, a short baseline) the search ranks by the measured ê and says so in its notes.
@@ -122,7 +122,9 @@ def _fit_table(table: pd.DataFrame) -> ErrorFit | None:
 def fitted_log_covariance(table: pd.DataFrame) -> pd.DataFrame | None:
     """The covariance of ln ê between the table's candidates under the error model (by id), or
     None when the table's ê is not the model's (then the candidates' noises are independent)."""
-    if "error_model_std" not in table or "error_measured" not in table:
+    if "error_model_std" not in table or "error_measured" not in table or "error_law" in table:
+        return None
+    if table["error_measured"].notna().sum() < 2:
         return None
     fit = _fit_table(table)
     if fit is None or fit.log_covariance is None:

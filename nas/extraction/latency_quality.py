@@ -56,9 +56,9 @@ def latency_notes(quality: dict[str, Any] | None) -> list[str]:
         notes.append(
             f"the machine was busy while latency was timed (a {probe.get('threads')}-thread "
             f"probe ran only {probe.get('speedup', 0):.2f}x faster than one thread): each "
-            "entry keeps its fastest call over interleaved rounds, which survived one busy core "
-            "within 20 % in benchmarks/latency_in_search.py, but --remeasure on a quiet machine "
-            "is surer"
+            "entry keeps its fastest call over interleaved rounds, but long models are slowed "
+            "more than short ones, so latency ratios may be off by 20 % or more "
+            "(benchmarks/latency_in_search.py); run again with --remeasure on a quiet machine"
         )
     elif probe.get("drifted"):
         notes.append(

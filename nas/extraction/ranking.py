@@ -40,6 +40,15 @@ class ReferencePoint:
     latency_ms: float
     source: str
 
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> ReferencePoint:
+        return cls(
+            Architecture.from_dict(data["architecture"]),
+            data["parameters"],
+            data["latency_ms"],
+            data["source"],
+        )
+
     def to_dict(self) -> dict[str, Any]:
         return {
             "architecture": self.architecture.to_dict(),

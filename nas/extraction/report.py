@@ -19,6 +19,8 @@ from ..core.architecture import BORT, Architecture
 from ..core.files import atomic_path, write_json_atomic
 from .export import export_architecture
 from .latency_quality import latency_quality_line, latency_reliable
+from .plots import plot_outputs
+from .sensitivity import print_sensitivity
 from .store import mask_url
 
 if TYPE_CHECKING:
@@ -49,6 +51,8 @@ def compact_count(value: float) -> str:
 
 
 def _format(key: str, value: Any) -> str:
+    if isinstance(value, float) and value != value:
+        return ""  # not measured (predicted by the error model, or a law reading)
     if key.startswith("parameters"):
         return compact_count(value)
     if key == "latency_ms":
@@ -115,7 +119,15 @@ def headline(result: SearchResult) -> list[str]:
             )
         )
     model = result.error_model
-    if model["model"] != "none":
+    if model["model"] == "law":
+        budget = model["budget_tokens"]
+        lines.append(
+            f"error: the scaling law {model['name']} at "
+            + ("convergence" if budget == float("inf") else f"{budget:.0e} tokens")
+            + f" (no student trained; {model['source']}); only ratios of its losses matter to "
+            "W, and the law was fitted on decoder-only language models (docs/algorithm.md)"
+        )
+    elif model["model"] != "none":
         lines.append(
             f"error: the {model['model']} error model over {model['candidates']} trained "
             f"candidates (R² {model['r_squared']:.3f}, residual sd {model['residual_sd_log']:.3f} "
@@ -145,6 +157,8 @@ def print_report(result: SearchResult, console: Console, *, top: int = 10) -> No
     console.print(
         rich_table(result.front, "Pareto front (parameters, latency, error)", marks=marks)
     )
+    if result.sensitivity:
+        print_sensitivity(result.sensitivity, console)
     for line in headline(result):
         console.print(line, markup=False, highlight=False)
     console.print(
@@ -184,14 +198,14 @@ def write_outputs(result: SearchResult) -> dict[str, str]:
             "optimizer": result.optimizer,
             "w_coefficient": float(pick_row["w"]),
             "theta": {
-                "learning_rate": pick_row["theta_learning_rate"],
-                "batch_size": pick_row["theta_batch_size"],
+                "learning_rate": _plain(pick_row.get("theta_learning_rate")),
+                "batch_size": _plain(pick_row.get("theta_batch_size")),
             },
             "proxies": {
                 "parameters": float(pick_row["parameters"]),
                 "latency_ms": float(pick_row["latency_ms"]),
                 "error": float(pick_row["error"]),
-                "error_measured": float(pick_row["error_measured"]),
+                "error_measured": _plain(pick_row.get("error_measured")),
                 "error_model": result.error_model["model"],
             },
             "reference": result.reference.to_dict(),
@@ -230,6 +244,7 @@ def summary(result: SearchResult, outputs: dict[str, str]) -> dict[str, Any]:
         "tie_band": result.tie_band["id"].tolist(),
         "bort": result.bort,
         "with_bert_large_as_reference": result.alternative,
+        "sensitivity": result.sensitivity,
         "headline": headline(result),
         "notes": result.notes,
         "front": result.front["id"].tolist(),
@@ -238,91 +253,8 @@ def summary(result: SearchResult, outputs: dict[str, str]) -> dict[str, Any]:
     }
 
 
-def plot_outputs(result: SearchResult) -> dict[str, str]:
-    """Pairwise Pareto projections with the pick marked, and the W ranking; PNG files."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    table = result.table
-    pairs = (
-        ("parameters", "latency_ms"),
-        ("parameters", "error"),
-        ("latency_ms", "error"),
-    )
-    figure, axes = plt.subplots(1, 3, figsize=(16, 4.8))
-    front = table[table["on_front"]]
-    pick = table.loc[[result.pick.id]]
-    bort = table.loc[[BORT.id]] if BORT.id in table.index else None
-    for axis, (x, y) in zip(axes, pairs, strict=True):
-        axis.scatter(table[x], table[y], s=10, c="lightgray", label="candidates")
-        axis.scatter(front[x], front[y], s=16, c="tab:blue", label="Pareto front (3-D)")
-        axis.scatter(pick[x], pick[y], s=120, marker="*", c="tab:red", label="pick (max W)")
-        if bort is not None:
-            axis.scatter(bort[x], bort[y], s=80, marker="^", c="tab:green", label="Bort")
-        axis.set_xlabel(x)
-        axis.set_ylabel(y)
-        if x == "parameters":
-            axis.set_xscale("log")
-    axes[0].legend(loc="best", fontsize=8)
-    figure.suptitle(f"{result.optimizer} on {result.space.name}: pick {result.pick.name}")
-    figure.tight_layout()
-    pareto_path = result.run_dir / "pareto.png"
-    with atomic_path(pareto_path) as temporary:
-        figure.savefig(temporary, dpi=110, format="png")
-    plt.close(figure)
-
-    ranking_path = result.run_dir / "w_ranking.png"
-    draw_w_ranking(result, ranking_path)
-    return {"pareto_png": str(pareto_path), "w_ranking_png": str(ranking_path)}
-
-
-def w_ranking_rows(result: SearchResult, count: int = 30) -> pd.DataFrame:
-    """What `w_ranking.png` draws: the best `count` by W, with ±2σ of W, plus Bort wherever it
-    ranks (plain data, tested apart from the drawing)."""
-    table = result.table
-    rows = table.head(count)
-    if BORT.id in table.index and BORT.id not in rows.index:
-        rows = pd.concat([rows, table.loc[[BORT.id]]])
-    rows = rows.copy()
-    rows["w_sigma"] = rows["w_relative_sigma"] * rows["w"]
-    rows["label"] = [
-        f"#{r.rank} {r.D}-{r.A}-{r.H}-{r.I}" + (" Bort" if i == BORT.id else "")
-        for i, r in zip(rows.index, rows.itertuples(), strict=True)
-    ]
-    return rows
-
-
-def draw_w_ranking(result: SearchResult, path: Any) -> None:
-    """W with its uncertainty, the tie band shaded, and Bort marked with its rank."""
-    import matplotlib.pyplot as plt
-
-    rows = w_ranking_rows(result)
-    figure, axis = plt.subplots(figsize=(11, 5))
-    positions = range(len(rows))
-    colours = [
-        "tab:red" if i == result.pick.id else "tab:green" if i == BORT.id else "tab:blue"
-        for i in rows.index
-    ]
-    axis.bar(positions, rows["w"], color=colours, yerr=2 * rows["w_sigma"], capsize=2)
-    band = [n for n, inside in enumerate(rows["in_tie_band"]) if inside]
-    if band:
-        size = int(result.table["in_tie_band"].sum())
-        axis.axvspan(
-            min(band) - 0.5, max(band) + 0.5, color="gold", alpha=0.25, label=f"tie band ({size})"
-        )
-    axis.set_xticks(list(positions), rows["label"], rotation=75, fontsize=7)
-    axis.set_ylabel("W-coefficient (relative to T; larger is better), ±2σ")
-    reliable = "" if latency_reliable(result.latency_quality) else " (latency UNRELIABLE)"
-    axis.set_title(
-        f"W ranking: best {min(30, len(result.table))} of {len(result.table)} trained"
-        + (", and Bort" if BORT.id in rows.index and rows.index[-1] == BORT.id else "")
-        + f"; T = {result.reference.architecture.name}{reliable}"
-    )
-    if band:
-        axis.legend(loc="upper right", fontsize=8)
-    figure.tight_layout()
-    with atomic_path(path) as temporary:
-        figure.savefig(temporary, dpi=110, format="png")
-    plt.close(figure)
+def _plain(value: Any) -> Any:
+    """A table cell as JSON can hold it: None for an empty (NaN) cell, else a plain number."""
+    if value is None or (isinstance(value, float) and value != value):
+        return None
+    return value.item() if hasattr(value, "item") else value

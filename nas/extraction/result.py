@@ -43,6 +43,8 @@ class SearchResult:
     untrained: dict[str, str] = field(default_factory=dict)
     error_model: dict[str, Any] = field(default_factory=lambda: {"model": "none"})
     notes: list[str] = field(default_factory=list)
+    #: One row per reading of ê x reading of T: the pick, its band, Bort's rank (`sensitivity`).
+    sensitivity: list[dict[str, Any]] = field(default_factory=list)
     outputs: dict[str, str] = field(default_factory=dict)
 
     @property

@@ -28,6 +28,7 @@ from .config import SearchConfig
 from .error_model import apply_error_model, fitted_log_covariance
 from .evaluation import Evaluator
 from .ranking import ReferencePoint, measurement_rows, rank
+from .scaling_law import apply_law, parse_budgets
 from .store import completed_trials
 from .strategies import Strategy
 from .study_latency import StudyLatency
@@ -131,6 +132,9 @@ class SearchRun:
         missing = [c for identifier, c in wanted.items() if identifier not in table.index]
         if missing:
             table = pd.concat([table, _predicted_rows(missing, self.parameters)])
+        for column in ("theta_learning_rate", "theta_batch_size", "trial"):
+            if column not in table:
+                table[column] = np.nan  # no candidate trained (a law reading)
         if table.empty:
             raise BortnasError(
                 "no candidate could be evaluated; see the failure reasons in the store"
@@ -145,8 +149,13 @@ class SearchRun:
         return self.rank()[0]
 
     def rank(self) -> tuple[pd.DataFrame, dict[str, Any], pd.DataFrame | None]:
-        """W of every row of `table`, with the error model's ê and covariance."""
-        table, error_model = apply_error_model(self.table(), self.config.error_model)
+        """W of every row of `table`, with the error model's ê and covariance (or the law's)."""
+        if self.config.error_model == "law":
+            budget = parse_budgets(self.config.budget)[0]
+            table, error_model = apply_law(self.table(), self.config.law, budget)
+            table["error_source"] = "law"
+        else:
+            table, error_model = apply_error_model(self.table(), self.config.error_model)
         covariance = fitted_log_covariance(table)
         ranked = rank(table, self.reference, exponents=self.exponents, error_covariance=covariance)
         return ranked, error_model, covariance

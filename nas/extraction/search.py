@@ -27,6 +27,8 @@ from .optimizer import maximum_point, scores_zero
 from .ranking import ReferencePoint, bort_standing, rank
 from .result import SearchResult
 from .run import SearchRun, StageProgress, check_run_name, check_runs_dir, make_run_dir
+from .scaling_law import parse_budgets
+from .sensitivity import error_readings, sensitivity_rows
 from .setup import build_proxies, study_identity
 from .store import (
     check_storage_url,
@@ -77,7 +79,7 @@ def search(
     table, error_model, covariance = run.rank()  # step 5: W relative to T, the band, the front
     if "skipped" in error_model:
         run.notes.append(f"error model {config.error_model!r} skipped: {error_model['skipped']}")
-    measured = table[table["error_source"] == "measured"]
+    measured = table[table["error_source"] != "predicted"]  # the pick is never a guess
     result = SearchResult(
         config=config,
         space=run.space,
@@ -102,6 +104,7 @@ def search(
     )
     if write_report:  # the main process only: workers leave the reporting to it
         result.alternative = with_bert_large(run, result, covariance)
+        result.sensitivity = sensitivity(run, result)
     result.seconds = time.perf_counter() - started
     if write_report:
         from .report import write_outputs
@@ -244,6 +247,20 @@ def with_bert_large(run: SearchRun, result: SearchResult, covariance: Any) -> di
         "bort": bort_standing(table, run.exponents.gamma),
         "top": [Architecture.from_dict(a).name for a in table["architecture"].head(5)],
     }
+
+
+def sensitivity(run: SearchRun, result: SearchResult) -> list[dict[str, Any]]:
+    """The pick, band and Bort's rank under every reading of ê and both readings of T."""
+    references = [result.reference]
+    if result.alternative is not None:
+        references.append(ReferencePoint.from_dict(result.alternative["reference"]))
+    readings = error_readings(
+        result.table,
+        law=run.config.law,
+        budgets=parse_budgets(run.config.budget),
+        reference_errors=run.config.reference_errors,
+    )
+    return sensitivity_rows(result.table, references, readings, run.exponents)
 
 
 def _bert_large(run: SearchRun) -> Architecture | None:

@@ -45,6 +45,7 @@ def build_proxies(space: SearchSpace, config: SearchConfig, steps: int) -> dict[
             default_width_scale(space) if config.width_scale is None else config.width_scale
         ),
         "device": config.device,
+        "error_loss": config.error_loss,
     }
     for key in ("corpus", "teacher"):
         if getattr(config, key) is not None:
