@@ -6,6 +6,7 @@ T has p = 100, i = 10 (and a second T with p = 200, i = 20), so W = (1 - p/100)(
 from __future__ import annotations
 
 import math
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -14,7 +15,8 @@ import pytest
 from bortnas.core.architecture import Architecture
 from bortnas.core.errors import DataError
 from bortnas.extraction.budget_curve import budget_curve, plot_budget_curve
-from bortnas.extraction.ranking import ReferencePoint
+from bortnas.extraction.error_model import apply_error_model, fitted_log_covariance
+from bortnas.extraction.ranking import ReferencePoint, rank
 from bortnas.extraction.scaling_law import apply_law
 from bortnas.extraction.sensitivity import (
     error_readings,
@@ -190,3 +192,23 @@ def test_budget_curve_rows_and_plot(tmp_path):
     assert np.all(np.diff(w) > 0)
     path = plot_budget_curve(curve, tmp_path / "budget_curve.png")
     assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and path.stat().st_size > 10_000
+
+
+def test_fitted_reading_has_the_searchs_band_on_a_real_search_table():
+    csv = Path(__file__).parents[1] / "benchmarks/results/gpu_search_h200/candidates.csv"
+    measured = pd.read_csv(csv).set_index("id", drop=False)[
+        ["D", "A", "H", "I", "parameters", "latency_ms", "latency_spread_ms", "error"]
+    ]
+    searched, _ = apply_error_model(measured, "quadratic")
+    t = _t(float(measured["parameters"].max()) * 1.1, float(measured["latency_ms"].max()) * 1.1)
+    expected = rank(searched, t, error_covariance=fitted_log_covariance(searched))
+    # The search's own fit, and the same fit made here from the measured ê, give its ranking.
+    for table in (searched, measured):
+        reading = error_readings(table, budgets=[])[1]
+        assert reading.kind == "fitted" and reading.covariance is not None
+        [row] = sensitivity_rows(table, [t], [reading])
+        assert row["pick"] == "D{D}-A{A}-H{H}-I{I}".format(**expected.iloc[0][list("DAHI")])
+        assert row["tie_band"] == int(expected["in_tie_band"].sum()) > 1
+        assert row["bort_released_rank"] == int(
+            expected.loc[Architecture(4, 8, 1024, 768).id, "rank"]
+        )

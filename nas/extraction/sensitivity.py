@@ -25,7 +25,7 @@ import pandas as pd
 
 from ..core.architecture import BORT, Architecture
 from ..core.errors import DataError
-from .error_model import apply_error_model
+from .error_model import apply_error_model, fitted_log_covariance
 from .ranking import ReferencePoint, error_reduction_needed, rank
 from .scaling_law import DEFAULT_BUDGETS, DEFAULT_LAW, budget_label, get_law, law_error
 from .wcoefficient import DEFAULT_EXPONENTS, Exponents
@@ -52,6 +52,8 @@ class ErrorReading:
     budget_tokens: float | None = None
     law: str | None = None
     note: str = ""
+    #: Covariance of ln ê between candidates (the error model's), for the band as the search has it.
+    covariance: pd.DataFrame | None = None
 
 
 def _shapes(table: pd.DataFrame) -> list[Shape]:
@@ -76,21 +78,30 @@ def measured_reading(table: pd.DataFrame) -> ErrorReading | None:
 
 def fitted_reading(table: pd.DataFrame) -> ErrorReading | None:
     """ê of the error model: the search's own fit, or fitted here from the measured ê when the
-    search ranked by something else (measured ê, or a law: `apply_law` marks its table)."""
+    search ranked by something else (measured ê, or a law: `apply_law` marks its table). The
+    fit's covariance goes with it, so the band is the one the search computes."""
     if "error_model_std" in table and "error_law" not in table:
+        errors, noise = table["error"].astype(float), table["error_model_std"]
         return ErrorReading(
-            "fitted ê", "fitted", table["error"].astype(float), table["error_model_std"]
+            "fitted ê", "fitted", errors, noise, covariance=fitted_log_covariance(table)
         )
     measured = measured_reading(table)
-    if measured is None or len(measured.errors) < len(table):
-        return None  # nothing (or not everything) trained: no fit over the whole table
+    if measured is None:
+        return None  # nothing trained: nothing to fit
     frame = table[["D", "A", "H", "I"]].copy()
-    frame["error"] = measured.errors
+    frame["error"] = measured.errors  # NaN where not trained: the model predicts those
     fitted, _ = apply_error_model(frame, "quadratic")
     if "error_model_std" not in fitted:
         return None  # too few candidates, or unusable errors: the fit was skipped
     note = "fitted here (the search did not rank by the fit)"
-    return ErrorReading("fitted ê", "fitted", fitted["error"], fitted["error_model_std"], note=note)
+    return ErrorReading(
+        "fitted ê",
+        "fitted",
+        fitted["error"],
+        fitted["error_model_std"],
+        note=note,
+        covariance=fitted_log_covariance(fitted),
+    )
 
 
 def law_readings(
@@ -211,7 +222,8 @@ def standing(
     )
     if reading.noise is not None:
         frame["error_model_std"] = reading.noise.loc[covered].astype(float)
-    ranked = rank(frame, reference, exponents=exponents)
+    covariance = None if reading.covariance is None else reading.covariance.loc[covered, covered]
+    ranked = rank(frame, reference, exponents=exponents, error_covariance=covariance)
     pick = ranked.iloc[0]
     pick_w = float(pick["w"])
     row: dict[str, Any] = {
