@@ -39,9 +39,14 @@ def option_name(spec: Field) -> str:
 
 
 def add_options(
-    parser: argparse.ArgumentParser, cls: type, *, skip: tuple[str, ...] = ()
+    parser: argparse.ArgumentParser,
+    cls: type,
+    *,
+    skip: tuple[str, ...] = (),
+    choices: dict[str, list[str]] | None = None,
 ) -> list[str]:
-    """Add one option per field of the dataclass `cls` (but `skip`); return the field names."""
+    """Add one option per field of the dataclass `cls` (but `skip`); return the field names.
+    `choices` adds choices to fields whose metadata has none (lists known elsewhere)."""
     names = []
     for spec in fields(cls):
         if spec.name in skip:
@@ -65,12 +70,19 @@ def add_options(
                 type=kind,
                 default=default,
                 required=required,
-                choices=spec.metadata.get("choices"),
-                metavar=spec.metadata.get("metavar", METAVARS[kind]),
+                choices=spec.metadata.get("choices", (choices or {}).get(spec.name)),
+                metavar=_metavar(spec, kind, choices),
                 help=help_text + shown,
             )
         names.append(spec.name)
     return names
+
+
+def _metavar(spec: Field, kind: type, choices: dict[str, list[str]] | None) -> str | None:
+    if "metavar" in spec.metadata:
+        return spec.metadata["metavar"]
+    listed = spec.metadata.get("choices", (choices or {}).get(spec.name))
+    return None if listed else METAVARS[kind]
 
 
 def config_from(args: argparse.Namespace, cls: type[T], **extra: Any) -> T:

@@ -9,34 +9,30 @@ from __future__ import annotations
 import argparse
 import sys
 import time
-import types
-import typing
-from dataclasses import MISSING
+from dataclasses import fields
 from typing import Any
 
 from bortnas.proxies.latency import METHODS, RUNTIMES
+from bortnas.proxies.training import ERROR_LOSSES
 
-from ..extraction.config import SearchConfig, config_fields, load_search_theta
+from ..extraction.config import SearchConfig, load_search_theta
 from ..extraction.error_model import ERROR_MODELS
+from ..extraction.scaling_law import load_laws
 from ..extraction.strategies import STRATEGIES, TRAIN_MODES
 from .console import add_command, console
+from .options import add_options, config_from
 
+#: The choices of the search's string options (validated again by `SearchConfig`).
 CHOICES = {
     "optimizer": sorted(STRATEGIES),
     "train": list(TRAIN_MODES),
+    "error_loss": list(ERROR_LOSSES),
+    "law": sorted(load_laws()),
     "latency": list(METHODS),
     "runtime": list(RUNTIMES),
     "error_model": list(ERROR_MODELS),
     "device": ["cpu", "cuda", "auto"],
 }
-
-
-def _scalar_type(annotation: Any) -> type:
-    """int, float or str from a field annotation such as `int | None`."""
-    hint = eval(annotation, vars(typing)) if isinstance(annotation, str) else annotation
-    if isinstance(hint, types.UnionType):
-        hint = next(arg for arg in typing.get_args(hint) if arg is not type(None))
-    return hint if hint in (int, float, str) else str
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -48,40 +44,26 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "# cold: minutes on 2 CPU cores; re-run: seconds",
         handler=_search,
     )
-    for spec in config_fields():
-        option = spec.metadata.get("cli", "--" + spec.name.replace("_", "-"))
-        default = spec.default if spec.default is not MISSING else None
-        help_text = spec.metadata["help"]
-        if spec.name == "theta":
-            parser.add_argument(option, dest="theta", default=None, metavar="FILE", help=help_text)
-        elif spec.name == "reference":
-            parser.add_argument(
-                option, dest=spec.name, nargs=4, type=int, default=None,
-                metavar=("D", "A", "H", "I"), help=help_text,
-            )  # fmt: skip
-        elif isinstance(default, bool):
-            parser.add_argument(option, dest=spec.name, action="store_true", help=help_text)
-        else:
-            shown = f" (default {default})" if default is not None else ""
-            parser.add_argument(
-                option,
-                dest=spec.name,
-                type=_scalar_type(spec.type),
-                default=default,
-                choices=CHOICES.get(spec.name),
-                metavar=None if spec.name in CHOICES else spec.name.split("_")[-1].upper(),
-                help=help_text + shown,
-            )
+    add_options(parser, SearchConfig, skip=("theta", "reference"), choices=CHOICES)
+    theta, reference = (f for f in fields(SearchConfig) if f.name in ("theta", "reference"))
+    parser.add_argument(
+        "--theta", dest="theta_file", default=None, metavar="FILE", help=theta.metadata["help"]
+    )
+    parser.add_argument(
+        "--reference", nargs=4, type=int, default=None, metavar=("D", "A", "H", "I"),
+        help=reference.metadata["help"],
+    )  # fmt: skip
     parser.add_argument("--top", type=int, default=10, help="rows of the top table (10)")
 
 
 def config_from_arguments(args: argparse.Namespace) -> SearchConfig:
-    values = {spec.name: getattr(args, spec.name) for spec in config_fields()}
-    if values["theta"] is None:
-        values.pop("theta")
-    else:
-        values["theta"] = load_search_theta(values["theta"])
-    return SearchConfig(**values)
+    theta = args.theta_file
+    return config_from(
+        args,
+        SearchConfig,
+        **({} if theta is None else {"theta": load_search_theta(theta)}),
+        reference=args.reference,
+    )
 
 
 class _PlainProgress:

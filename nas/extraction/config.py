@@ -8,11 +8,12 @@ documentation, in the style of `transformers.BertConfig`.
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field, fields, replace
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
 from bortnas.proxies.error import DEFAULT_STEPS, DEFAULT_THETA, TrainingSetting
+from bortnas.proxies.training import ERROR_LOSSES
 
 from ..core.errors import BortnasError
 from .error_model import ERROR_MODELS
@@ -180,7 +181,7 @@ class SearchConfig:
 
         object.__setattr__(self, "budget", ",".join(f"{b:g}" for b in parse_budgets(self.budget)))
         get_law(self.law)
-        if self.error_loss not in ("distillation", "mlm"):
+        if self.error_loss not in ERROR_LOSSES:
             raise BortnasError(f"--error-loss must be distillation or mlm, got {self.error_loss!r}")
         if self.train not in ("design", "all"):
             raise BortnasError(f"--train must be design or all, got {self.train!r}")
@@ -254,8 +255,3 @@ def load_search_theta(source: str | Path) -> tuple[TrainingSetting, ...]:
             for s in settings
         )
     )
-
-
-def config_fields() -> list[Any]:
-    """The dataclass fields, in declaration order (the CLI's options)."""
-    return list(fields(SearchConfig))

@@ -214,7 +214,7 @@ def write_outputs(result: SearchResult) -> dict[str, str]:
     outputs["pick_config"] = str(config)
     summary_path = run_dir / "summary.json"
     outputs["summary"] = str(summary_path)
-    write_json_atomic(summary_path, summary(result, outputs))
+    write_json_atomic(summary_path, json_safe(summary(result, outputs)))
     return outputs
 
 
@@ -258,3 +258,16 @@ def _plain(value: Any) -> Any:
     if value is None or (isinstance(value, float) and value != value):
         return None
     return value.item() if hasattr(value, "item") else value
+
+
+def json_safe(value: Any) -> Any:
+    """Strict JSON: an infinite budget as the string "inf", an empty (NaN) cell as null."""
+    if isinstance(value, dict):
+        return {key: json_safe(item) for key, item in value.items()}
+    if isinstance(value, list | tuple):
+        return [json_safe(item) for item in value]
+    if isinstance(value, float) and value != value:
+        return None
+    if isinstance(value, float) and value in (float("inf"), float("-inf")):
+        return "inf" if value > 0 else "-inf"
+    return value
