@@ -60,8 +60,8 @@ from scipy.stats import bootstrap, kendalltau, spearmanr
 
 from bortnas.core.architecture import Architecture
 from bortnas.extraction.sensitivity import load_reference_errors
-from bortnas.proxies.error import DEFAULT_STEPS, DEFAULT_THETA, DistillationErrorProxy
-from bortnas.proxies.training import TrainingSetting
+from bortnas.proxies.error import DistillationErrorProxy
+from bortnas.proxies.training import DEFAULT_STEPS, DEFAULT_THETA, TrainingSetting
 
 # --- mode self -----------------------------------------------------------------------------------
 

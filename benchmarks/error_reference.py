@@ -155,7 +155,7 @@ MAX_GRAD_NORM = 1.0
 
 
 def _theta(settings: dict[str, Any], loss: str) -> tuple[Any, ...]:
-    from bortnas.proxies.error import TrainingSetting
+    from bortnas.proxies.training import TrainingSetting
 
     rates = settings["mlm_learning_rates" if loss == "mlm" else "learning_rates"]
     return tuple(
@@ -388,7 +388,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     started = time.time()
 
-    from bortnas.proxies.error import resolve_training_device
+    from bortnas.proxies.training import resolve_training_device
 
     device = resolve_training_device(args.device)
     base = DEFAULTS["cuda" if device.startswith("cuda") else "cpu"]

@@ -19,12 +19,8 @@ import numpy as np
 import torch
 
 from bortnas.core.architecture import Architecture
-from bortnas.proxies.error import (
-    DEFAULT_THETA,
-    DistillationErrorProxy,
-    TrainingSetting,
-    scaled_width,
-)
+from bortnas.proxies.error import DistillationErrorProxy
+from bortnas.proxies.training import DEFAULT_THETA, TrainingSetting, scaled_width
 
 SHAPES = [
     (2, 8, 768, 256),

@@ -35,16 +35,13 @@ from .base import Measurement, Proxy
 from .corpus import Corpus, load_corpus
 from .replicas import ReplicaTrainer
 from .tokenizer import StudentTokenizer, load_tokenizer, train_tokenizer
-from .training import (  # noqa: F401  (re-exported: the proxy's public knobs)
-    DEFAULT_BATCH_SIZE,
+from .training import (
     DEFAULT_EVAL_SIZE,
-    DEFAULT_LEARNING_RATE,
     DEFAULT_SEQUENCE_LENGTH,
     DEFAULT_STEPS,
     DEFAULT_TARGET_COMPONENTS,
     DEFAULT_THETA,
     DEFAULT_WIDTH_SCALE,
-    ERROR_LOSSES,
     SCHEDULES,
     TARGET_FIT_DOCS,
     VERSION,

@@ -6,9 +6,9 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from bortnas.proxies.error import ProxySettingError
 from bortnas.proxies.replicas import masked_positions
 from bortnas.proxies.student import encode, initial_weights, masked_lm_logits
+from bortnas.proxies.training import ProxySettingError
 from tests.test_error_proxy import TINY, _proxy, corpus_file  # noqa: F401  (fixture)
 
 

@@ -12,9 +12,10 @@ from bortnas.core.architecture import Architecture
 from bortnas.core.errors import DataError
 from bortnas.proxies.base import MeasurementCache, evaluate_cached
 from bortnas.proxies.corpus import load_corpus
-from bortnas.proxies.error import DistillationErrorProxy, TrainingSetting, scaled_width
+from bortnas.proxies.error import DistillationErrorProxy
 from bortnas.proxies.replicas import ReplicaTrainer
 from bortnas.proxies.tokenizer import train_tokenizer
+from bortnas.proxies.training import TrainingSetting, scaled_width
 
 TINY = Architecture(depth=2, heads=2, hidden=32, intermediate=64)
 SUBJECTS = ["the cat", "a small dog", "my old friend", "the tall tree", "a red bird", "the king"]

@@ -292,7 +292,8 @@ def test_every_theta_diverging_fails_the_measurement(tmp_path: Path) -> None:
     import math
 
     from bortnas.core.architecture import Architecture
-    from bortnas.proxies.error import DistillationErrorProxy, TrainingSetting
+    from bortnas.proxies.error import DistillationErrorProxy
+    from bortnas.proxies.training import TrainingSetting
 
     proxy = DistillationErrorProxy(
         steps=0, theta=(TrainingSetting(),), corpus=_corpus(tmp_path), width_scale=1,

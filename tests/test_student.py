@@ -8,8 +8,8 @@ import torch
 from transformers import BertModel
 
 from bortnas.core.architecture import Architecture
-from bortnas.proxies.error import TrainingSetting
 from bortnas.proxies.student import ReplicaAdamW, StudentShape, encode, initial_weights
+from bortnas.proxies.training import TrainingSetting
 from tests.test_error_proxy import _proxy, corpus_file  # noqa: F401  (fixture)
 
 

@@ -79,7 +79,7 @@ def test_a_journal_store_refuses_several_workers(tmp_path: Path) -> None:
 def test_a_space_built_in_memory_trains_in_one_process_and_says_so(tmp_path: Path) -> None:
     import json
 
-    from bortnas.proxies.error import TrainingSetting
+    from bortnas.proxies.training import TrainingSetting
     from bortnas.search_spaces import parse_space
 
     space = parse_space(

@@ -12,8 +12,7 @@ from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-from bortnas.proxies.error import DEFAULT_STEPS, DEFAULT_THETA, TrainingSetting
-from bortnas.proxies.training import ERROR_LOSSES
+from bortnas.proxies.training import DEFAULT_STEPS, DEFAULT_THETA, ERROR_LOSSES, TrainingSetting
 
 from ..core.errors import BortnasError
 from .error_model import ERROR_MODELS

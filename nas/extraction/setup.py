@@ -22,7 +22,7 @@ def default_width_scale(space: SearchSpace) -> int:
     """The error proxy's width scale for a space: its narrowest hidden size trains as narrow as
     bert-large's does at the proxy's default (512 / 16 = 32), so every space gets the same
     fidelity per candidate and small spaces (tiny: H = 32) are not shrunk below recognition."""
-    from bortnas.proxies.error import DEFAULT_WIDTH_SCALE
+    from bortnas.proxies.training import DEFAULT_WIDTH_SCALE
 
     reference_width = 512 / DEFAULT_WIDTH_SCALE
     return max(1, int(min(space.dimensions["hidden"]) // reference_width))
@@ -59,7 +59,7 @@ def build_proxies(space: SearchSpace, config: SearchConfig, steps: int) -> dict[
         if getattr(config, source) is not None:
             latency_knobs[target] = getattr(config, source)
     if config.device != "cpu":
-        from bortnas.proxies.error import resolve_training_device
+        from bortnas.proxies.training import resolve_training_device
 
         latency_knobs["device"] = resolve_training_device(config.device)
     if config.latency == "predicted":
