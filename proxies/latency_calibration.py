@@ -22,7 +22,6 @@ from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
-from scipy.stats import theilslopes
 
 from .latency import LatencyError
 
@@ -41,6 +40,8 @@ def fit_calibration(raw: Sequence[float], measured: Sequence[float]) -> tuple[fl
     alike, a 6 ms model's as much as a 250 ms one's (a linear fit lets the largest dominate, and
     measured here, left the smallest 40 % too slow), and every prediction stays positive.
     """
+    from scipy.stats import theilslopes  # scipy.stats costs a second to import: only when fitting
+
     x = np.log(np.asarray(raw, dtype=float))
     y = np.log(np.asarray(measured, dtype=float))
     if len(x) < 2 or np.ptp(x) == 0:
