@@ -11,7 +11,6 @@ equivalent), and a damaged entry is discarded and recomputed, with a warning.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import warnings
@@ -21,7 +20,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from bortnas.core.errors import StoreError
-from bortnas.core.files import default_cache_dir, write_json_atomic
+from bortnas.core.files import content_digest, default_cache_dir, write_json_atomic
 
 if TYPE_CHECKING:
     from bortnas.core.architecture import Architecture
@@ -65,12 +64,8 @@ class Proxy(ABC):
         return {}
 
     def cache_key(self, architecture: Architecture) -> str:
-        payload = json.dumps(
-            {"proxy": self.name, "architecture": architecture.to_dict(), **self.provenance()},
-            sort_keys=True,
-            default=str,
-        )
-        return f"{self.name}-{hashlib.sha256(payload.encode()).hexdigest()[:24]}"
+        payload = {"proxy": self.name, "architecture": architecture.to_dict(), **self.provenance()}
+        return f"{self.name}-{content_digest(payload, 24)}"
 
 
 def evaluate_cached(
@@ -109,7 +104,7 @@ def lookup_or_measure(
 
 
 def _checksum(payload: Any) -> str:
-    return hashlib.sha256(json.dumps(payload, sort_keys=True).encode()).hexdigest()
+    return content_digest(payload)
 
 
 class MeasurementCache:

@@ -17,8 +17,6 @@ kept in `quality` with its reasons, for the search to report.
 
 from __future__ import annotations
 
-import hashlib
-import json
 import warnings
 from collections.abc import Callable, Iterable, Sequence
 from typing import Any, Literal
@@ -26,6 +24,7 @@ from typing import Any, Literal
 import numpy as np
 
 from bortnas.core.architecture import Architecture, count_parameters
+from bortnas.core.files import content_digest
 
 from .base import Measurement, MeasurementCache, Proxy
 from .latency import (
@@ -208,8 +207,7 @@ class PredictedLatencyProxy(Proxy):
     def _table_key(self, keys: Sequence[str]) -> str:
         calibration = sorted(a.id for a in self.calibration_set())
         payload = {**self._base(), "entries": sorted(keys), "calibration_set": calibration}
-        digest = hashlib.sha256(json.dumps(payload, sort_keys=True, default=str).encode())
-        return f"latency-table-{digest.hexdigest()[:24]}"
+        return f"latency-table-{content_digest(payload, 24)}"
 
     def prepare(self, architectures: Iterable[Architecture] = ()) -> dict[str, Any]:
         """Make sure the table covers the space, `architectures` and the calibration; returns the

@@ -16,14 +16,13 @@ error proxy can distil masked-LM logits, as the paper does.
 from __future__ import annotations
 
 import hashlib
-import json
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from bortnas.core.errors import DataError
-from bortnas.core.files import atomic_path, default_cache_dir
+from bortnas.core.files import atomic_path, content_digest, default_cache_dir
 
 if TYPE_CHECKING:
     from tokenizers import Tokenizer
@@ -122,8 +121,8 @@ def train_bpe(
         "lowercase": lowercase,
     }
     if content_id is None:
-        content_id = hashlib.sha256(json.dumps(list(texts)).encode()).hexdigest()[:16]
-    recipe_id = hashlib.sha256(json.dumps(recipe, sort_keys=True).encode()).hexdigest()[:8]
+        content_id = content_digest(list(texts), 16)
+    recipe_id = content_digest(recipe, 8)
     path = default_cache_dir() / "tokenizers" / f"bpe{vocab_size}-{recipe_id}-{content_id}.json"
     if cache and path.is_file():
         try:

@@ -7,6 +7,7 @@ through `atomic_path` (or `write_json_atomic`), model folders through `atomic_di
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import shutil
@@ -15,6 +16,14 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
+
+
+def content_digest(payload: Any, length: int = 64) -> str:
+    """The one content-addressed key: SHA-256 of `payload` as canonical JSON (sorted keys,
+    unknown types as text), its first `length` hex digits. Caches, study names and checksums
+    all key on it, so the same content gets the same key everywhere."""
+    text = json.dumps(payload, sort_keys=True, default=str)
+    return hashlib.sha256(text.encode()).hexdigest()[:length]
 
 
 def default_cache_dir() -> Path:

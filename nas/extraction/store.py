@@ -8,8 +8,6 @@ candidates to enqueue and how to name a study so that the same settings resume t
 
 from __future__ import annotations
 
-import hashlib
-import json
 import os
 import random
 import re
@@ -29,6 +27,7 @@ from optuna.trial import FrozenTrial, TrialState
 
 from ..core.architecture import Architecture
 from ..core.errors import StoreError
+from ..core.files import content_digest
 
 OBJECTIVES = ("parameters", "latency", "error")
 DIMENSIONS = ("depth", "heads", "hidden", "intermediate")
@@ -189,8 +188,7 @@ def _tune_sqlite(storage: RDBStorage) -> None:
 
 def study_name(prefix: str, settings: dict[str, Any]) -> str:
     """`prefix-<hash of settings>`: the same settings resume the same study, others start anew."""
-    digest = hashlib.sha256(json.dumps(settings, sort_keys=True, default=str).encode())
-    return f"{prefix}-{digest.hexdigest()[:10]}"
+    return f"{prefix}-{content_digest(settings, 10)}"
 
 
 def open_study(
