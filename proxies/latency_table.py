@@ -37,7 +37,7 @@ from .latency import (
     random_weights,
 )
 from .latency_calibration import assess_calibration, predict
-from .timing import contention_probe, time_in_rounds
+from .timing import contention_probe, time_in_rounds, usable_threads
 
 DEFAULT_SPACE = "bert-large"
 #: Bumped when the timing scheme changes, so that no cache or study mixes two schemes.
@@ -91,6 +91,7 @@ class PredictedLatencyProxy(Proxy):
         warmup: int = 2,
         rounds: int = 6,
         retimings: int = 2,
+        patience_s: float = 20.0,
         cache: MeasurementCache | None | Literal["default"] = "default",
         refresh: bool = False,
         runtime: str = "eager",
@@ -112,6 +113,8 @@ class PredictedLatencyProxy(Proxy):
         if isinstance(retimings, bool) or not isinstance(retimings, int) or retimings < 0:
             raise LatencyError(f"retimings must be a whole number >= 0, got {retimings!r}")
         self.retimings = retimings
+        #: How long to wait for a busy machine to quieten before timing on its free cores.
+        self.patience_s = patience_s
         self.space = space
         self.cache = MeasurementCache() if cache == "default" else cache
         self.refresh = bool(refresh)
@@ -189,7 +192,9 @@ class PredictedLatencyProxy(Proxy):
         inputs = model_inputs(architecture, s.batch_size, s.sequence_length, s.device)
         return s.runner(model, **inputs)
 
-    def _time(self, needed: dict[str, Architecture], rounds: int) -> tuple[dict, list[float]]:
+    def _time(
+        self, needed: dict[str, Architecture], rounds: int, threads: int | None = None
+    ) -> tuple[dict, list[float]]:
         """Time `needed` in interleaved rounds; returns per-entry timings and the probe's rounds.
         (Tests override this to feed known or disturbed timings.)"""
         self.settings.warm_up()
@@ -197,7 +202,7 @@ class PredictedLatencyProxy(Proxy):
         timings, probes = time_in_rounds(
             runs,
             device=self.settings.device,
-            threads=self.settings.threads,
+            threads=threads or self.settings.threads,
             warmup=self.settings.warmup,
             rounds=rounds,
             on_round=self.on_round,
@@ -226,8 +231,11 @@ class PredictedLatencyProxy(Proxy):
         if self.quality is None:
             self._measure(needed)
         else:  # a few entries beyond a calibrated table (an outside reference): time only them
-            self._merge(self._time(missing, self.rounds)[0])
-        if self.cache is not None:
+            threads = self.quality.get("threads_used", self.settings.threads)
+            self._merge(self._time(missing, self.rounds, threads)[0])
+        if self.cache is not None and self.quality.get("threads_used") == self.settings.threads:
+            # A table timed on fewer threads (a busy machine) is not kept as this knob's table:
+            # the next run times it again, hopefully on a quiet machine.
             entries = {k: self._entries[k] for k in needed}
             record = {"entries": entries, "quality": self.quality}
             self.cache.put(
@@ -237,21 +245,24 @@ class PredictedLatencyProxy(Proxy):
 
     def _measure(self, entries: dict[str, Architecture]) -> None:
         """Time `entries` in rounds, fit the calibration, and re-time while its gate fails."""
+        threads, seen = usable_threads(self.settings.threads, self.patience_s)
         all_probes: list[float] = []
-        timings, probes = self._time(entries, self.rounds)
+        timings, probes = self._time(entries, self.rounds, threads)
         all_probes += probes
         self._merge(timings)
         quality = self._calibrate()
         retimed = 0
         while (not quality["passed"] or quality["outliers"]) and retimed < self.retimings:
             retimed += 1
-            extra, probes = self._time(entries, self.rounds)
+            extra, probes = self._time(entries, self.rounds, threads)
             all_probes += probes
             self._merge(extra)
             quality = self._calibrate()
         quality["retimed"] = retimed
         quality["rounds"] = self.rounds * (retimed + 1)
         quality["probe"] = contention_probe(self.settings.threads, all_probes)
+        quality["threads_used"] = threads
+        quality["before_timing"] = seen
         if not quality["passed"]:
             warnings.warn(
                 "latency calibration failed its quality gate after "

@@ -122,6 +122,27 @@ def _probe(threads: int) -> float:
     return best * 1e3
 
 
+def usable_threads(threads: int, patience_s: float = 20.0) -> tuple[int, dict[str, Any]]:
+    """The threads to time with: `threads` on a quiet machine; on a busy one (another process
+    holds a core), wait up to `patience_s` for it to quieten, then as many threads as cores are
+    free. Why: with a busy core, a multi-threaded forward pass waits at every operator for the
+    thread that shares that core (measured: a sub-millisecond model timed at ~80 ms), which
+    wrecks the ratios W reads; on the free cores alone the ratios stay close to the quiet ones.
+    Returns the thread count and what the probe saw (for the quality record)."""
+    waited = 0.0
+    while True:
+        single, multi = _probe(1), _probe(threads)
+        speedup = single / multi if multi > 0 else 0.0
+        busy = threads > 1 and speedup < BUSY_SPEEDUP_SHARE * threads
+        if not busy or waited >= patience_s:
+            break
+        time.sleep(2.0)
+        waited += 2.0
+    free = max(1, min(threads, math.floor(speedup + 0.25))) if busy else threads
+    seen = {"speedup": round(speedup, 3), "busy": busy, "waited_s": waited}
+    return free, seen | {"threads_used": free}
+
+
 def contention_probe(threads: int, round_probes: list[float]) -> dict[str, Any]:
     """How busy the machine was while a table was timed, from the probe kernel.
 

@@ -219,7 +219,7 @@ class _SyntheticTable(PredictedLatencyProxy):
             3.0 * (a.depth * (a.hidden * a.intermediate / 1000 + a.heads) + a.hidden / 100) ** 1.05
         )
 
-    def _time(self, needed, rounds):  # type: ignore[no-untyped-def]
+    def _time(self, needed, rounds, threads=None):  # type: ignore[no-untyped-def]
         self.timed.append(len(needed))
         values = {}
         for key, a in needed.items():

@@ -21,8 +21,10 @@ def latency_quality_line(quality: dict[str, Any] | None) -> str:
     if quality is None:
         return "latency: no quality record (an epoch timed before quality was recorded)"
     probe = quality.get("probe") or {}
+    used = quality.get("threads_used", probe.get("threads"))
     machine = (
-        f"probe speed-up {probe.get('speedup', 0):.2f}x on {probe.get('threads')} thread(s), "
+        f"timed on {used} of {probe.get('threads')} thread(s); "
+        f"probe speed-up {probe.get('speedup', 0):.2f}x, "
         f"drift {probe.get('drift', 1):.2f}x: "
         + ("BUSY" if probe.get("busy") else "drifting" if probe.get("drifted") else "quiet")
     )
@@ -52,7 +54,15 @@ def latency_notes(quality: dict[str, Any] | None) -> list[str]:
             + "): latency ratios, W and the tie band are unreliable; run again with "
             "--remeasure when the machine is quiet"
         )
-    if probe.get("busy"):
+    used, asked = quality.get("threads_used"), probe.get("threads")
+    if used is not None and asked is not None and used < asked:
+        notes.append(
+            f"another process held a core while latency was timed (probe speed-up "
+            f"{quality['before_timing']['speedup']:.2f}x of {asked}), so the table was timed on "
+            f"{used} of {asked} threads: W's latency ratios stay close to the quiet ones, the "
+            "milliseconds do not; run again with --remeasure when the machine is quiet"
+        )
+    elif probe.get("busy"):
         notes.append(
             f"the machine was busy while latency was timed (a {probe.get('threads')}-thread "
             f"probe ran only {probe.get('speedup', 0):.2f}x faster than one thread): each "
