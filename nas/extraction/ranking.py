@@ -103,6 +103,7 @@ def rank(
     *,
     exponents: Exponents = DEFAULT_EXPONENTS,
     error_covariance: pd.DataFrame | None = None,
+    z: float = 2.0,
 ) -> pd.DataFrame:
     """Add W, its factors, σ_W/W, the tie band and the front; best W first.
 
@@ -151,6 +152,7 @@ def rank(
         table["w_relative_sigma"].to_numpy(),
         0,
         covariance_with_best=covariance,
+        z=z,
     )
     return table
 

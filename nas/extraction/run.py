@@ -145,10 +145,11 @@ class SearchRun:
             table.loc[identifier, "latency_spread_ms"] = spread
         return table
 
-    def ranked(self) -> pd.DataFrame:
-        return self.rank()[0]
+    def ranked(self, z: float = 2.0) -> pd.DataFrame:
+        """The table ranked now; `in_tie_band` at `z` standard deviations of the difference."""
+        return self.rank(z)[0]
 
-    def rank(self) -> tuple[pd.DataFrame, dict[str, Any], pd.DataFrame | None]:
+    def rank(self, z: float = 2.0) -> tuple[pd.DataFrame, dict[str, Any], pd.DataFrame | None]:
         """W of every row of `table`, with the error model's ê and covariance (or the law's)."""
         if self.config.error_model == "law":
             budget = parse_budgets(self.config.budget)[0]
@@ -157,7 +158,9 @@ class SearchRun:
         else:
             table, error_model = apply_error_model(self.table(), self.config.error_model)
         covariance = fitted_log_covariance(table)
-        ranked = rank(table, self.reference, exponents=self.exponents, error_covariance=covariance)
+        ranked = rank(
+            table, self.reference, exponents=self.exponents, error_covariance=covariance, z=z
+        )
         return ranked, error_model, covariance
 
 

@@ -27,6 +27,10 @@ if TYPE_CHECKING:
 #: Verification rounds at most (each trains the untrained members of the pick's tie band).
 MAX_VERIFY_ROUNDS = 20
 TRAIN_MODES = ("design", "all")
+#: The verification trains every untrained candidate within this many standard deviations of
+#: the pick (the band itself uses 2): what could still reach the band once measured, with a
+#: margin so that a re-timed latency does not leave a band member untrained.
+VERIFY_Z = 3.0
 
 
 class Strategy:
@@ -88,7 +92,7 @@ class Fptas(Strategy):
             return
         yield d_optimal_design(run.trainable)
         for _ in range(MAX_VERIFY_ROUNDS):  # verify: train what could still be the pick
-            ranked = run.ranked()
+            ranked = run.ranked(z=VERIFY_Z)
             band = ranked[ranked["in_tie_band"] & (ranked["error_source"] == "predicted")]
             if band.empty:
                 return
