@@ -78,7 +78,7 @@ def _pretrain(args: argparse.Namespace) -> int:
     main = os.environ.get("RANK", "0") == "0"
     if not main:
         result = pretrain(config, on_message=lambda message: None)
-    elif console.is_terminal:
+    elif console.is_terminal and sys.stdout.isatty():  # not a pipe that claims colour support
         columns = (
             TextColumn("pretrain"),
             BarColumn(),

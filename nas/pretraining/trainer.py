@@ -205,6 +205,7 @@ def _run(
             )
         if (step + 1) % config.checkpoint_every == 0 or step + 1 == total:
             _checkpoint(out, cluster, model, optimizer, scheduler, scaler, step + 1, source)
+    elapsed = time.perf_counter() - started  # training alone: the export is not a step
     if metrics is not None:
         metrics.close()
     records = read_metrics(out) if cluster.main else []
@@ -213,7 +214,6 @@ def _run(
         if records:
             plot_losses(records, out / "loss.png")
     cluster.barrier()
-    elapsed = time.perf_counter() - started
     return PretrainResult(
         out=out,
         steps=total,
