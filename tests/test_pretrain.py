@@ -103,7 +103,9 @@ def test_shards_of_a_global_batch_are_the_whole_batch(corpus: Path) -> None:
 # --- runs --------------------------------------------------------------------------------------
 
 
-def test_default_teacher_run_writes_a_folder_transformers_loads(tmp_path, corpus) -> None:
+def test_default_teacher_run_writes_a_folder_transformers_and_finetune_load(
+    tmp_path, corpus
+) -> None:
     from transformers import AutoModelForMaskedLM, AutoTokenizer
 
     result = run(tmp_path, corpus)
@@ -119,6 +121,15 @@ def test_default_teacher_run_writes_a_folder_transformers_loads(tmp_path, corpus
     inputs = tokenizer(["In the beginning"], return_tensors="pt", return_token_type_ids=False)
     assert inputs["input_ids"][0, 0] == tokenizer.cls_token_id  # framed as in pretraining
     assert model(**inputs).logits.shape[-1] == len(tokenizer)
+    # ... and that `bortnas finetune --student` fine-tunes, keeping the pretrained tokenizer.
+    theta = tmp_path / "theta.json"
+    theta.write_text(json.dumps([{"learning_rate": 1e-3, "batch_size": 8, "epochs": 1}]))
+    args = ["finetune", "--algorithm", "plain", "--data", "wordnet", "--student", str(out)]
+    args += ["--out", str(tmp_path / "tuned"), "--theta", str(theta), "--train-size", "16"]
+    args += ["--eval-size", "8", "--test-size", "8", "--max-length", "32", "--no-progress"]
+    assert main(args) == 0
+    tuned = AutoTokenizer.from_pretrained(tmp_path / "tuned" / "student")
+    assert tuned.get_vocab() == tokenizer.get_vocab()
 
 
 def test_teacher_with_a_masked_lm_head_gets_borts_kl_recipe(tmp_path, corpus) -> None:
