@@ -17,6 +17,7 @@ from ..core.architecture import BORT, Architecture, count_parameters
 from .pareto import non_dominated_mask
 from .wcoefficient import (
     DEFAULT_EXPONENTS,
+    TIE_BAND_Z,
     Exponents,
     relative_uncertainty,
     savings,
@@ -103,12 +104,13 @@ def rank(
     *,
     exponents: Exponents = DEFAULT_EXPONENTS,
     error_covariance: pd.DataFrame | None = None,
-    z: float = 2.0,
+    z: float = TIE_BAND_Z,
 ) -> pd.DataFrame:
     """Add W, its factors, σ_W/W, the tie band and the front; best W first.
 
     `error_covariance` (ln ê between candidates, by id; `error_model.fitted_log_covariance`)
-    makes the band account for errors that move together; without it they are independent.
+    makes the band account for errors that move together; without it (as the search ranks:
+    `TIE_BAND_Z` was calibrated that way) they are independent. `z`: the band's width.
     """
     table = table.copy()
     table["size_factor"] = savings(table["parameters"], reference.parameters)

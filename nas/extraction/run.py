@@ -25,7 +25,7 @@ from bortnas.search_spaces import SearchSpace
 from ..core.architecture import Architecture, count_parameters
 from ..core.errors import BortnasError, StoreError
 from .config import SearchConfig
-from .error_model import apply_error_model, fitted_log_covariance
+from .error_model import apply_error_model
 from .evaluation import Evaluator
 from .ranking import ReferencePoint, measurement_rows, rank
 from .scaling_law import apply_law, parse_budgets
@@ -33,7 +33,7 @@ from .store import completed_trials
 from .strategies import Strategy
 from .study_latency import StudyLatency
 from .trials import evaluate_enqueued, evaluate_sampled
-from .wcoefficient import Exponents
+from .wcoefficient import TIE_BAND_Z, Exponents
 
 #: A stage reports (stage name, done, total); the CLI draws progress from it.
 StageProgress = Callable[[str, int, int], None]
@@ -145,23 +145,20 @@ class SearchRun:
             table.loc[identifier, "latency_spread_ms"] = spread
         return table
 
-    def ranked(self, z: float = 2.0) -> pd.DataFrame:
+    def ranked(self, z: float = TIE_BAND_Z) -> pd.DataFrame:
         """The table ranked now; `in_tie_band` at `z` standard deviations of the difference."""
         return self.rank(z)[0]
 
-    def rank(self, z: float = 2.0) -> tuple[pd.DataFrame, dict[str, Any], pd.DataFrame | None]:
-        """W of every row of `table`, with the error model's ê and covariance (or the law's)."""
+    def rank(self, z: float = TIE_BAND_Z) -> tuple[pd.DataFrame, dict[str, Any]]:
+        """W of every row of `table`, with the error model's ê (or the law's)."""
         if self.config.error_model == "law":
             budget = parse_budgets(self.config.budget)[0]
             table, error_model = apply_law(self.table(), self.config.law, budget)
             table["error_source"] = "law"
         else:
             table, error_model = apply_error_model(self.table(), self.config.error_model)
-        covariance = fitted_log_covariance(table)
-        ranked = rank(
-            table, self.reference, exponents=self.exponents, error_covariance=covariance, z=z
-        )
-        return ranked, error_model, covariance
+        ranked = rank(table, self.reference, exponents=self.exponents, z=z)
+        return ranked, error_model
 
 
 def _fill(run: SearchRun, table: pd.DataFrame, identifier: str) -> list[float]:

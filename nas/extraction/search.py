@@ -76,7 +76,7 @@ def search(
     clock = time.perf_counter()
     train_candidates(run, workers=_workers(config, run, proxies))  # steps 3-4
     seconds["training"] = time.perf_counter() - clock
-    table, error_model, covariance = run.rank()  # step 5: W relative to T, the band, the front
+    table, error_model = run.rank()  # step 5: W relative to T, the band, the front
     if "skipped" in error_model:
         run.notes.append(f"error model {config.error_model!r} skipped: {error_model['skipped']}")
     measured = table[table["error_source"] != "predicted"]  # the pick is never a guess
@@ -103,7 +103,7 @@ def search(
         untrained=run.untrained,
     )
     if write_report:  # the main process only: workers leave the reporting to it
-        result.alternative = with_bert_large(run, result, covariance)
+        result.alternative = with_bert_large(run, result)
         result.sensitivity = sensitivity(run, result)
     result.seconds = time.perf_counter() - started
     if write_report:
@@ -230,14 +230,14 @@ def train_candidates(run: SearchRun, workers: int) -> None:
         run.strategy.train(run)
 
 
-def with_bert_large(run: SearchRun, result: SearchResult, covariance: Any) -> dict[str, Any] | None:
+def with_bert_large(run: SearchRun, result: SearchResult) -> dict[str, Any] | None:
     """The ranking under T = BERT-large, the network Bort was extracted from (Bort-scale spaces
     only: BERT-large must be at least as large as every candidate for the reading to apply)."""
     bert_large = _bert_large(run)
     if bert_large is None or bert_large == result.reference.architecture:
         return None
     reference = _reference_point(run, bert_large, "BERT-large (24, 16, 1024, 4096)")
-    table = rank(result.table, reference, exponents=run.exponents, error_covariance=covariance)
+    table = rank(result.table, reference, exponents=run.exponents)
     pick = table.iloc[0]
     return {
         "reference": reference.to_dict(),

@@ -25,7 +25,7 @@ import pandas as pd
 
 from ..core.architecture import BORT, Architecture
 from ..core.errors import DataError
-from .error_model import apply_error_model, fitted_log_covariance
+from .error_model import apply_error_model
 from .ranking import ReferencePoint, error_reduction_needed, rank
 from .scaling_law import DEFAULT_BUDGETS, DEFAULT_LAW, budget_label, get_law, law_error
 from .wcoefficient import DEFAULT_EXPONENTS, Exponents
@@ -52,8 +52,6 @@ class ErrorReading:
     budget_tokens: float | None = None
     law: str | None = None
     note: str = ""
-    #: Covariance of ln ê between candidates (the error model's), for the band as the search has it.
-    covariance: pd.DataFrame | None = None
 
 
 def _shapes(table: pd.DataFrame) -> list[Shape]:
@@ -78,13 +76,10 @@ def measured_reading(table: pd.DataFrame) -> ErrorReading | None:
 
 def fitted_reading(table: pd.DataFrame) -> ErrorReading | None:
     """ê of the error model: the search's own fit, or fitted here from the measured ê when the
-    search ranked by something else (measured ê, or a law: `apply_law` marks its table). The
-    fit's covariance goes with it, so the band is the one the search computes."""
+    search ranked by something else (measured ê, or a law: `apply_law` marks its table)."""
     if "error_model_std" in table and "error_law" not in table:
         errors, noise = table["error"].astype(float), table["error_model_std"]
-        return ErrorReading(
-            "fitted ê", "fitted", errors, noise, covariance=fitted_log_covariance(table)
-        )
+        return ErrorReading("fitted ê", "fitted", errors, noise)
     measured = measured_reading(table)
     if measured is None:
         return None  # nothing trained: nothing to fit
@@ -100,7 +95,6 @@ def fitted_reading(table: pd.DataFrame) -> ErrorReading | None:
         fitted["error"],
         fitted["error_model_std"],
         note=note,
-        covariance=fitted_log_covariance(fitted),
     )
 
 
@@ -222,8 +216,7 @@ def standing(
     )
     if reading.noise is not None:
         frame["error_model_std"] = reading.noise.loc[covered].astype(float)
-    covariance = None if reading.covariance is None else reading.covariance.loc[covered, covered]
-    ranked = rank(frame, reference, exponents=exponents, error_covariance=covariance)
+    ranked = rank(frame, reference, exponents=exponents)
     pick = ranked.iloc[0]
     pick_w = float(pick["w"])
     row: dict[str, Any] = {

@@ -19,7 +19,7 @@ from ..core.architecture import Architecture
 from ..core.errors import BortnasError
 from .design import d_optimal_design
 from .optimizer import REFERENCE_FACTOR, epsilon_representatives, random_sample
-from .wcoefficient import w_coefficients
+from .wcoefficient import TIE_BAND_Z, w_coefficients
 
 if TYPE_CHECKING:
     from .run import SearchRun
@@ -28,9 +28,9 @@ if TYPE_CHECKING:
 MAX_VERIFY_ROUNDS = 20
 TRAIN_MODES = ("design", "all")
 #: The verification trains every untrained candidate within this many standard deviations of
-#: the pick (the band itself uses 2): what could still reach the band once measured, with a
-#: margin so that a re-timed latency does not leave a band member untrained.
-VERIFY_Z = 3.0
+#: the pick (half a σ beyond the band's `TIE_BAND_Z`): what could still reach the band once
+#: measured, with a margin so that a re-timed latency does not leave a band member untrained.
+VERIFY_Z = TIE_BAND_Z + 0.5
 
 
 class Strategy:
