@@ -20,7 +20,7 @@ from bortnas.proxies.latency import (
     MeasuredLatencyProxy,
     hardware_fingerprint,
 )
-from bortnas.proxies.latency_calibration import assess_calibration, fit_calibration
+from bortnas.proxies.latency_calibration import assess_calibration, fit_calibration, predict
 from bortnas.proxies.latency_table import (
     PredictedLatencyProxy,
     layer_key,
@@ -318,3 +318,20 @@ def test_onnxruntime_with_device_auto_runs_on_the_cpu_without_a_gpu() -> None:
     proxy = MeasuredLatencyProxy(device="auto", runtime="onnxruntime")
     assert proxy.provenance()["device"] == "cpu"
     assert {"onnxruntime", "onnx", "onnxscript"} <= set(proxy.provenance())
+
+
+def test_calibration_models_are_predicted_exactly_but_a_lone_outlier_is_not_followed() -> None:
+    raw = [5.0, 20.0, 40.0, 70.0, 110.0, 160.0, 210.0]
+    measured = [1.1 * x * (1.0 + 0.04 * np.sin(x)) for x in raw]  # a smooth fit misses by ±4 %
+    measured[3] *= 2.0  # one disturbed model
+    quality = assess_calibration(list("abcdefg"), raw, measured)
+    assert quality["outliers"] == ["d"]
+    anchors = [tuple(anchor) for anchor in quality["anchors"]]
+    for x, y, name in zip(raw, measured, "abcdefg", strict=True):
+        value = predict(x, quality["scale"], quality["exponent"], anchors)
+        if name == "d":
+            assert value < 0.6 * y  # the disturbed timing is not what is predicted
+        else:
+            assert value == pytest.approx(y, rel=1e-4)  # T among them: W reads ratios to it
+    between = predict(90.0, quality["scale"], quality["exponent"], anchors)
+    assert 1.1 * 90 * 0.95 < between < 1.1 * 90 * 1.05
