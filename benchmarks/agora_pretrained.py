@@ -31,10 +31,10 @@ import torch
 from scipy import stats
 
 from bortnas.core.teacher import shipped_minilm_folder
+from bortnas.core.theta import grid
 from bortnas.finetuning.agora import agora, finetune_plain
 from bortnas.finetuning.classification import finetuned_teacher
 from bortnas.finetuning.tasks import load_task
-from bortnas.finetuning.theta import grid
 from bortnas.pretraining import PretrainConfig, pretrain
 
 METHODS = ("plain", "plain-matched", "agora")

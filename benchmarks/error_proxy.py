@@ -59,9 +59,10 @@ import numpy as np
 from scipy.stats import bootstrap, kendalltau, spearmanr
 
 from bortnas.core.architecture import Architecture
+from bortnas.core.theta import Hyperparameters
 from bortnas.extraction.sensitivity import load_reference_errors
 from bortnas.proxies.error import DistillationErrorProxy
-from bortnas.proxies.training import DEFAULT_STEPS, DEFAULT_THETA, TrainingSetting
+from bortnas.proxies.training import DEFAULT_STEPS, DEFAULT_THETA
 
 # --- mode self -----------------------------------------------------------------------------------
 
@@ -504,7 +505,7 @@ def main() -> None:
             raise SystemExit(f"{reference_path}: no embedding-loss rows")
         options = {k: _knob(v) for k, v in (item.split("=", 1) for item in args.set)}
         if "theta" in options:  # a list of learning rates: Θ at the default batch, warm-up, decay
-            options["theta"] = tuple(TrainingSetting(learning_rate=r) for r in options["theta"])
+            options["theta"] = tuple(Hyperparameters(learning_rate=r) for r in options["theta"])
         proxy = measure_proxy(shapes, args.seeds or 2, options)
         if args.save:
             Path(args.save).parent.mkdir(parents=True, exist_ok=True)

@@ -155,11 +155,11 @@ MAX_GRAD_NORM = 1.0
 
 
 def _theta(settings: dict[str, Any], loss: str) -> tuple[Any, ...]:
-    from bortnas.proxies.training import TrainingSetting
+    from bortnas.core.theta import Hyperparameters
 
     rates = settings["mlm_learning_rates" if loss == "mlm" else "learning_rates"]
     return tuple(
-        TrainingSetting(learning_rate=rate, batch_size=settings["batch_size"]) for rate in rates
+        Hyperparameters(learning_rate=rate, batch_size=settings["batch_size"]) for rate in rates
     )
 
 

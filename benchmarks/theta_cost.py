@@ -19,8 +19,9 @@ import numpy as np
 import torch
 
 from bortnas.core.architecture import Architecture
+from bortnas.core.theta import Hyperparameters
 from bortnas.proxies.error import DistillationErrorProxy
-from bortnas.proxies.training import DEFAULT_THETA, TrainingSetting, scaled_width
+from bortnas.proxies.training import DEFAULT_THETA, scaled_width
 
 SHAPES = [
     (2, 8, 768, 256),
@@ -64,7 +65,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeats", type=int, default=2, help="timings per shape and variant")
     args = parser.parse_args()
-    one = DistillationErrorProxy(theta=(TrainingSetting(learning_rate=1e-3),))
+    one = DistillationErrorProxy(theta=(Hyperparameters(learning_rate=1e-3),))
     data = one.prepare()
     joint_proxy = DistillationErrorProxy(theta=DEFAULT_THETA)
     joint_proxy._corpus, joint_proxy._tokenizer = one._corpus, one._tokenizer

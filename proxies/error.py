@@ -30,6 +30,7 @@ import numpy as np
 
 from bortnas.core.errors import DataError
 from bortnas.core.teacher import EmbeddingStore, EmbeddingTeacher, load_embedding_teacher
+from bortnas.core.theta import SEARCH_FIELDS, Hyperparameters
 
 from .base import Measurement, Proxy
 from .corpus import Corpus, load_corpus
@@ -46,7 +47,6 @@ from .training import (
     TARGET_FIT_DOCS,
     VERSION,
     ProxySettingError,
-    TrainingSetting,
     check_error_loss,
     resolve_training_device,
     scaled_width,
@@ -80,7 +80,7 @@ class DistillationErrorProxy(Proxy):
         self,
         *,
         steps: int = DEFAULT_STEPS,
-        theta: Sequence[TrainingSetting] = DEFAULT_THETA,
+        theta: Sequence[Hyperparameters] = DEFAULT_THETA,
         sequence_length: int = DEFAULT_SEQUENCE_LENGTH,
         schedule: str = "linear",
         max_grad_norm: float | None = None,
@@ -99,7 +99,7 @@ class DistillationErrorProxy(Proxy):
         device: str = "cpu",
         error_loss: str = "distillation",
     ) -> None:
-        """`theta` is Θ (the search's default: two learning rates; one `TrainingSetting` for a
+        """`theta` is Θ (the search's default: two learning rates; one `Hyperparameters` for a
         single θ). `device` (cpu, cuda, auto) is where students train; it is recorded per
         measurement, not part of the value's identity. `error_loss`: one of `ERROR_LOSSES`."""
         for label, value, low in (
@@ -116,7 +116,7 @@ class DistillationErrorProxy(Proxy):
         if schedule not in SCHEDULES:
             raise ProxySettingError(f"schedule must be one of {SCHEDULES}, got {schedule!r}")
         self.error_loss = check_error_loss(error_loss, teacher)
-        self.theta: tuple[TrainingSetting, ...] = tuple(dict.fromkeys(theta))
+        self.theta: tuple[Hyperparameters, ...] = tuple(dict.fromkeys(theta))
         if not self.theta:
             raise ProxySettingError("Θ is empty: give at least one training setting")
         self.steps, self.sequence_length, self.schedule = steps, sequence_length, schedule
@@ -173,7 +173,7 @@ class DistillationErrorProxy(Proxy):
                 "version": VERSION,
                 "mode": mode,
                 "steps": self.steps,
-                "theta": [setting.to_dict() for setting in self.theta],
+                "theta": [setting.to_dict(SEARCH_FIELDS) for setting in self.theta],
                 "sequence_length": self.sequence_length,
                 "schedule": self.schedule,
                 "optimizer": "AdamW",
@@ -289,7 +289,11 @@ class DistillationErrorProxy(Proxy):
             torch.use_deterministic_algorithms(previous_deterministic)
             torch.set_num_threads(previous_threads)
         per_theta = [
-            {**setting.to_dict(), "value": float(np.mean(row)), "per_seed": [float(v) for v in row]}
+            {
+                **setting.to_dict(SEARCH_FIELDS),
+                "value": float(np.mean(row)),
+                "per_seed": [float(v) for v in row],
+            }
             for setting, row in zip(self.theta, values, strict=True)
         ]
         finite = [k for k, entry in enumerate(per_theta) if math.isfinite(entry["value"])]

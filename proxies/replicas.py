@@ -14,6 +14,8 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from bortnas.core.theta import Hyperparameters
+
 from .schedule import linear_warmup_decay
 from .student import (
     ReplicaAdamW,
@@ -23,7 +25,7 @@ from .student import (
     masked_lm_logits,
     pooled_prediction,
 )
-from .training import EVAL_MASK_SEED, TrainingSetting, scaled_width
+from .training import EVAL_MASK_SEED, scaled_width
 
 if TYPE_CHECKING:
     import torch
@@ -55,7 +57,7 @@ class ReplicaTrainer:
     def train(
         self,
         architecture: Architecture,
-        theta: Sequence[TrainingSetting],
+        theta: Sequence[Hyperparameters],
         seeds: Sequence[int],
         data: dict[str, Any],
     ) -> np.ndarray:
@@ -94,7 +96,7 @@ class ReplicaTrainer:
             target_dim=data.get("target_dim", 0) if self.mode == "embeddings" else 0,
         )
 
-    def _lr_factors(self, settings: Sequence[TrainingSetting], step: int) -> list[float]:
+    def _lr_factors(self, settings: Sequence[Hyperparameters], step: int) -> list[float]:
         """Linear warm-up then linear decay to 0 (or constant), per replica."""
         if self.schedule == "constant":
             return [1.0] * len(settings)
@@ -103,7 +105,7 @@ class ReplicaTrainer:
     def _train_pass(
         self,
         architecture: Architecture,
-        settings: list[TrainingSetting],
+        settings: list[Hyperparameters],
         seeds: list[int],
         batch_size: int,
         data: dict[str, Any],

@@ -7,10 +7,10 @@ of θ and of the student's width; one home keeps them from drifting apart.
 from __future__ import annotations
 
 import math
-from dataclasses import asdict, dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from bortnas.core.errors import BortnasError
+from bortnas.core.theta import Hyperparameters
 
 if TYPE_CHECKING:
     from bortnas.core.architecture import Architecture
@@ -27,9 +27,6 @@ ERROR_LOSSES = ("distillation", "mlm")
 DEFAULT_STEPS = 100
 DEFAULT_BATCH_SIZE = 16
 DEFAULT_SEQUENCE_LENGTH = 16
-DEFAULT_LEARNING_RATE = 1e-3
-DEFAULT_WARMUP = 0.1
-DEFAULT_WEIGHT_DECAY = 0.01
 DEFAULT_WIDTH_SCALE = 16
 DEFAULT_EVAL_SIZE = 128
 DEFAULT_TARGET_COMPONENTS = 16
@@ -40,39 +37,10 @@ class ProxySettingError(BortnasError, ValueError):
     """An error-proxy knob out of range (a user mistake: the CLI prints one line)."""
 
 
-@dataclass(frozen=True)
-class TrainingSetting:
-    """One θ of the search's Θ: how a student is trained (the budget s is the proxy's `steps`)."""
-
-    learning_rate: float = DEFAULT_LEARNING_RATE
-    batch_size: int = DEFAULT_BATCH_SIZE
-    warmup: float = DEFAULT_WARMUP
-    weight_decay: float = DEFAULT_WEIGHT_DECAY
-
-    def __post_init__(self) -> None:
-        if not (math.isfinite(self.learning_rate) and self.learning_rate > 0):
-            raise ProxySettingError(f"θ learning rate must be positive, got {self.learning_rate}")
-        if isinstance(self.batch_size, bool) or not isinstance(self.batch_size, int):
-            raise ProxySettingError(f"θ batch size must be a whole number, got {self.batch_size}")
-        if self.batch_size < 1:
-            raise ProxySettingError(f"θ batch size must be positive, got {self.batch_size}")
-        if not 0 <= self.warmup < 1:
-            raise ProxySettingError(f"θ warm-up must be in [0, 1), got {self.warmup}")
-        if not (math.isfinite(self.weight_decay) and self.weight_decay >= 0):
-            raise ProxySettingError(f"θ weight decay must be >= 0, got {self.weight_decay}")
-
-    @property
-    def label(self) -> str:
-        return f"lr={self.learning_rate:g} b={self.batch_size}"
-
-    def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
-
-
 #: The search's default Θ: deep post-LN students need the smaller rate, shallow ones the larger.
 #: 3e-4 (version 3's third rate) never won at 100 steps, nor 1e-2 when tried: docs/error-proxy.md.
-DEFAULT_THETA: tuple[TrainingSetting, ...] = tuple(
-    TrainingSetting(learning_rate=rate) for rate in (1e-3, 3e-3)
+DEFAULT_THETA: tuple[Hyperparameters, ...] = tuple(
+    Hyperparameters(learning_rate=rate) for rate in (1e-3, 3e-3)
 )
 
 

@@ -10,12 +10,13 @@ import pytest
 
 from bortnas.core.architecture import Architecture
 from bortnas.core.errors import DataError
+from bortnas.core.theta import Hyperparameters
 from bortnas.proxies.base import MeasurementCache, evaluate_cached
 from bortnas.proxies.corpus import load_corpus
 from bortnas.proxies.error import DistillationErrorProxy
 from bortnas.proxies.replicas import ReplicaTrainer
 from bortnas.proxies.tokenizer import train_tokenizer
-from bortnas.proxies.training import TrainingSetting, scaled_width
+from bortnas.proxies.training import scaled_width
 
 TINY = Architecture(depth=2, heads=2, hidden=32, intermediate=64)
 SUBJECTS = ["the cat", "a small dog", "my old friend", "the tall tree", "a red bird", "the king"]
@@ -46,7 +47,7 @@ def _proxy(corpus: Path, **knobs) -> DistillationErrorProxy:
         "width_scale": 1,
         "vocab_size": 300,
         "eval_size": 32,
-        "theta": (TrainingSetting(learning_rate=1e-2, batch_size=8),),
+        "theta": (Hyperparameters(learning_rate=1e-2, batch_size=8),),
         "threads": 1,
     }
     settings.update(knobs)
@@ -236,7 +237,7 @@ def test_the_deepest_bert_large_candidate_trains_at_the_default_fidelity():
     collapsed to a constant output (held-out loss 0.99, the untrained value) and stayed there even
     at 10x the budget, so the proxy ranked depth by its instability, not by what it learns."""
     bert_large = Architecture(depth=24, heads=16, hidden=1024, intermediate=4096)
-    one_theta = (TrainingSetting(learning_rate=1e-3),)  # the default Θ's middle rate
+    one_theta = (Hyperparameters(learning_rate=1e-3),)  # the default Θ's middle rate
     untrained = DistillationErrorProxy(steps=0, theta=one_theta).evaluate(bert_large).value
     trained = DistillationErrorProxy(theta=one_theta).evaluate(bert_large).value
     assert untrained > 0.95

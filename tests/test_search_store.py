@@ -292,11 +292,11 @@ def test_every_theta_diverging_fails_the_measurement(tmp_path: Path) -> None:
     import math
 
     from bortnas.core.architecture import Architecture
+    from bortnas.core.theta import Hyperparameters
     from bortnas.proxies.error import DistillationErrorProxy
-    from bortnas.proxies.training import TrainingSetting
 
     proxy = DistillationErrorProxy(
-        steps=0, theta=(TrainingSetting(),), corpus=_corpus(tmp_path), width_scale=1,
+        steps=0, theta=(Hyperparameters(),), corpus=_corpus(tmp_path), width_scale=1,
         vocab_size=300, eval_size=8,
     )  # fmt: skip
     proxy.trainer = lambda: type("T", (), {"train": lambda *a: [[math.nan]]})()

@@ -8,8 +8,8 @@ import torch
 from transformers import BertModel
 
 from bortnas.core.architecture import Architecture
+from bortnas.core.theta import Hyperparameters
 from bortnas.proxies.student import ReplicaAdamW, StudentShape, encode, initial_weights
-from bortnas.proxies.training import TrainingSetting
 from tests.test_error_proxy import _proxy, corpus_file  # noqa: F401  (fixture)
 
 
@@ -86,9 +86,9 @@ def test_replica_adamw_is_torchs_adamw_per_replica() -> None:
 @pytest.mark.parametrize("mode", ["embeddings", "mlm"])
 def test_theta_replicas_give_the_values_of_each_theta_alone(corpus_file, mode) -> None:  # noqa: F811
     theta = (
-        TrainingSetting(learning_rate=1e-2),
-        TrainingSetting(learning_rate=3e-3),
-        TrainingSetting(learning_rate=1e-2, batch_size=4),
+        Hyperparameters(learning_rate=1e-2),
+        Hyperparameters(learning_rate=3e-3),
+        Hyperparameters(learning_rate=1e-2, batch_size=4),
     )
     knobs = {"teacher": "none"} if mode == "mlm" else {}
     together = _proxy(corpus_file, theta=theta, seeds=2, **knobs)

@@ -79,7 +79,7 @@ def test_a_journal_store_refuses_several_workers(tmp_path: Path) -> None:
 def test_a_space_built_in_memory_trains_in_one_process_and_says_so(tmp_path: Path) -> None:
     import json
 
-    from bortnas.proxies.training import TrainingSetting
+    from bortnas.core.theta import Hyperparameters
     from bortnas.search_spaces import parse_space
 
     space = parse_space(
@@ -91,7 +91,7 @@ def test_a_space_built_in_memory_trains_in_one_process_and_says_so(tmp_path: Pat
         source="<built in a notebook>",
     )
     config = SearchConfig(
-        space="tiny", runs_dir=str(tmp_path), steps=3, workers=2, theta=(TrainingSetting(),)
+        space="tiny", runs_dir=str(tmp_path), steps=3, workers=2, theta=(Hyperparameters(),)
     )
     result = search(config, space=space)
     assert any("not loaded from a file" in note for note in result.notes)

@@ -12,9 +12,10 @@ from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-from bortnas.proxies.training import DEFAULT_STEPS, DEFAULT_THETA, ERROR_LOSSES, TrainingSetting
+from bortnas.proxies.training import DEFAULT_STEPS, DEFAULT_THETA, ERROR_LOSSES
 
 from ..core.errors import BortnasError
+from ..core.theta import SEARCH_FIELDS, Hyperparameters, read_theta_file
 from .error_model import ERROR_MODELS
 
 
@@ -53,7 +54,7 @@ class SearchConfig:
         default=DEFAULT_STEPS,
         metadata=_help("s: training steps of each student (per θ)"),
     )
-    theta: tuple[TrainingSetting, ...] = field(
+    theta: tuple[Hyperparameters, ...] = field(
         default=DEFAULT_THETA,
         metadata=_help(
             "Θ: training settings; every candidate is trained under each and keeps its best "
@@ -202,13 +203,13 @@ class SearchConfig:
     def to_dict(self) -> dict[str, Any]:
         """Plain JSON-ready values (Θ as a list of tables)."""
         data = asdict(self)
-        data["theta"] = [setting.to_dict() for setting in self.theta]
+        data["theta"] = [setting.to_dict(SEARCH_FIELDS) for setting in self.theta]
         return data
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> SearchConfig:
         data = dict(data)
-        data["theta"] = tuple(TrainingSetting(**entry) for entry in data.get("theta", []))
+        data["theta"] = tuple(Hyperparameters(**entry) for entry in data.get("theta", []))
         if data.get("reference") is not None:
             data["reference"] = tuple(data["reference"])
         return cls(**data)
@@ -229,15 +230,13 @@ class SearchConfig:
     )
 
 
-def load_search_theta(source: str | Path) -> tuple[TrainingSetting, ...]:
-    """Θ for the search from a file in Agora's Θ format (`[grid]` or `[[theta]]`).
+def load_search_theta(source: str | Path) -> tuple[Hyperparameters, ...]:
+    """Θ for the search from a Θ file (`[grid]` or `[[theta]]`, as Agora's).
 
     The search varies learning_rate, batch_size, warmup and weight_decay; its training length is
     `--steps` and its seeds `--seeds`, so a file that varies epochs or seed is refused.
     """
-    from ..finetuning.theta import load_theta
-
-    settings = load_theta(source)
+    settings = read_theta_file(source)
     for key in ("epochs", "seed"):
         if len({getattr(s, key) for s in settings}) > 1:
             raise BortnasError(
@@ -245,7 +244,7 @@ def load_search_theta(source: str | Path) -> tuple[TrainingSetting, ...]:
             )
     return tuple(
         dict.fromkeys(
-            TrainingSetting(
+            Hyperparameters(
                 learning_rate=s.learning_rate,
                 batch_size=s.batch_size,
                 warmup=s.warmup,

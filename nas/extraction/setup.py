@@ -15,6 +15,7 @@ from bortnas.search_spaces import SearchSpace
 
 from ..core.architecture import Architecture
 from ..core.errors import BortnasError
+from ..core.theta import SEARCH_FIELDS
 from .config import SearchConfig
 
 
@@ -91,7 +92,7 @@ def study_identity(
         error["teacher"] = error["teacher"].rsplit(":", 1)[-1]  # the content hash, not the name
     timing = proxies["latency"].provenance()
     identity = {key: getattr(config, key) for key in SearchConfig.IDENTITY_FIELDS}
-    identity["theta"] = [setting.to_dict() for setting in config.theta]
+    identity["theta"] = [setting.to_dict(SEARCH_FIELDS) for setting in config.theta]
     return identity | {
         "space_candidates": [c.id for c in candidates],
         "parameters": proxies["parameters"].provenance(),

@@ -42,13 +42,14 @@ from ..core.architecture import Architecture
 from ..core.errors import DataError, StoreError
 from ..core.files import atomic_directory, write_json_atomic
 from ..core.teacher import ClassifierTeacher, quiet
+from ..core.theta import Hyperparameters, ThetaError
 from ..core.version import bortnas_version
 from .augment import resolve
 from .classification import classifier_tokenizer, evaluate
 from .config import IDENTITY_FIELDS, AgoraConfig
 from .rounds import RoundLog, Run, run_round
 from .tasks import Split
-from .theta import DEFAULT_THETA, Hyperparameters, ThetaError, pruning_rule
+from .theta import DEFAULT_THETA, pruning_rule
 
 __all__ = ["AgoraConfig", "FinetuneResult", "RoundLog", "agora", "finetune_plain"]
 

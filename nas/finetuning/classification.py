@@ -40,8 +40,8 @@ from ..core.teacher import (
     quiet,
     shipped_minilm_folder,
 )
+from ..core.theta import Hyperparameters
 from .tasks import Split
-from .theta import Hyperparameters
 
 
 @dataclass(frozen=True)

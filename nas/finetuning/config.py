@@ -9,7 +9,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from .theta import DEFAULT_THETA, Hyperparameters
+from ..core.theta import Hyperparameters
+from .theta import DEFAULT_THETA
 
 
 def _help(text: str) -> dict[str, Any]:

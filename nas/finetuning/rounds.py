@@ -17,11 +17,11 @@ from typing import Any
 
 from ..core.architecture import Architecture
 from ..core.teacher import ClassifierTeacher
+from ..core.theta import Hyperparameters
 from .augment import generate_around
 from .classification import build_student, evaluate, train_classifier
 from .config import AgoraConfig
 from .tasks import Split
-from .theta import Hyperparameters
 
 
 @dataclass
