@@ -163,7 +163,7 @@ def main() -> None:
                 f"{sd:.4f} | {statistics.mean(steps[method]):.0f} | {gap} |"
             )
         if student_name == list(students)[-1]:  # once per task, after its students
-            print(f"| {task_name} | teacher | fine-tuned all-MiniLM-L6-v2 | {teacher_test:.4f} | | |")
+            print(f"| {task_name} | teacher | fine-tuned MiniLM | {teacher_test:.4f} | | |")
     for task_name, student_name, _, scores, _ in summary:
         sd = statistics.stdev(scores["plain"]) if len(scores["plain"]) > 1 else float("nan")
         gain = statistics.mean(scores["agora"]) - statistics.mean(scores["plain"])
