@@ -44,6 +44,7 @@ def test_the_notebooks_are_there() -> None:
         "01_quickstart.ipynb",
         "02_reproduce_bort.ipynb",
         "03_your_model_your_hardware.ipynb",
+        "04_search_pretrain_finetune.ipynb",
     ):
         assert name in names
 
