@@ -33,6 +33,7 @@ _LAZY = {
     "law_error": "bortnas.extraction.scaling_law",
     "sensitivity_table": "bortnas.extraction.sensitivity",
     "budget_curve": "bortnas.extraction.budget_curve",
+    "latency_quality_line": "bortnas.extraction.latency_quality",
     "agora": "bortnas.finetuning.agora",
     "finetune_plain": "bortnas.finetuning.agora",
     "FinetuneResult": "bortnas.finetuning.agora",

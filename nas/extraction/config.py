@@ -116,7 +116,8 @@ class SearchConfig:
     with_embeddings: bool = field(
         default=False,
         metadata=_help(
-            "p counts the embeddings too (default: encoder only, the paper's effective size)"
+            "p counts the embeddings too (default: without embeddings, the paper's effective "
+            "size: the encoder layers and the pooler)"
         ),
     )
     alpha: float = field(default=1.0, metadata=_help("exponent on W's parameter factor"))

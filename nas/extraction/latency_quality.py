@@ -30,12 +30,16 @@ def latency_quality_line(quality: dict[str, Any] | None) -> str:
     )
     if quality.get("fit") is None:
         return f"latency: every candidate timed; {machine}"
+    if "scale" in quality:
+        form = f"x{quality['scale']:.3f} ^{quality['exponent']:.3f}"
+    else:  # an epoch timed by an earlier scheme (an affine fit)
+        form = f"slope {quality.get('slope', float('nan')):.3f}"
     worst = quality.get("max_loo_relative_error")
     worst_text = "n/a" if worst is None else f"{100 * worst:.1f} %"
     verdict = "passed" if quality.get("passed") else "FAILED"
     return (
-        f"latency calibration {verdict} ({quality['fit']}, x{quality['scale']:.3f} "
-        f"^{quality['exponent']:.3f}, worst leave-one-out error {worst_text} over "
+        f"latency calibration {verdict} ({quality['fit']}, {form}, "
+        f"worst leave-one-out error {worst_text} over "
         f"{len(quality.get('points', []))} models, {quality.get('rounds', '?')} rounds, "
         f"{quality.get('retimed', 0)} re-timing(s)); {machine}"
     )

@@ -104,7 +104,7 @@ def draw_w_ranking(result: SearchResult, path: Any) -> None:
     axis.set_ylabel("W-coefficient (relative to T; larger is better), ±2σ")
     reliable = "" if latency_reliable(result.latency_quality) else " (latency UNRELIABLE)"
     axis.set_title(
-        f"W ranking: best {min(30, len(result.table))} of {len(result.table)} trained"
+        f"W ranking: best {min(30, len(result.table))} of {len(result.table)} candidates"
         + (", and Bort" if BORT.id in rows.index and rows.index[-1] == BORT.id else "")
         + f"; T = {result.reference.architecture.name}{reliable}"
     )
