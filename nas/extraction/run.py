@@ -102,8 +102,14 @@ class SearchRun:
             self.space,
             self.evaluator,
             batch,
-            on_progress=lambda _: self.stage("training", len(self.trained_ids() & wanted), total),
+            on_progress=lambda _: self._report_training(wanted, total),
         )
+
+    def _report_training(self, wanted: set[str], total: int) -> None:
+        """Progress over every candidate known so far: another worker may already be training
+        the next batch, so the count can pass this batch's total."""
+        done = len(self.trained_ids() & wanted)
+        self.stage("training", done, max(total, done))
 
     def train_sampled(self) -> None:
         """Let the study's sampler (NSGA-II) propose `--trials` candidates."""
