@@ -11,10 +11,10 @@ import pytest
 import torch
 from safetensors.torch import load_file
 
-from bortnas.pretraining import PretrainConfig, pretrain
+from bortnas.pretraining import PretrainConfig
 
 from .test_pretrain import genesis
-from .test_pretrain_resume import _command, _losses
+from .test_pretrain_resume import _command, _in_process, _losses
 
 SETTINGS = dict(arch="2 2 32 64", steps=6, batch_size=8, sequence_length=32, vocab_size=600)
 SETTINGS |= dict(device="cpu", threads=1, learning_rate=1e-3, checkpoint_every=3, dropout=0.0)
@@ -31,11 +31,7 @@ def test_two_gloo_processes_equal_one_process(tmp_path: Path) -> None:
     assert ran.returncode == 0, ran.stderr[-3000:]
     assert "2 process(es)" in ran.stdout
 
-    threads = torch.get_num_threads()
-    try:
-        pretrain(PretrainConfig(**{**config.to_dict(), "out": str(tmp_path / "one")}))
-    finally:
-        torch.set_num_threads(threads)
+    _in_process(config, tmp_path / "one")
     assert _losses(tmp_path / "ddp") == pytest.approx(_losses(tmp_path / "one"), rel=1e-5)
     two, one = (load_file(tmp_path / n / "model.safetensors") for n in ("ddp", "one"))
     for name in one:

@@ -40,6 +40,15 @@ def _lines(path: Path) -> int:
         return 0
 
 
+def _in_process(config: PretrainConfig, out: Path) -> None:
+    """The same run in this process, into `out` (torch's thread count restored after)."""
+    threads = torch.get_num_threads()
+    try:
+        pretrain(PretrainConfig(**{**config.to_dict(), "out": str(out)}))
+    finally:
+        torch.set_num_threads(threads)
+
+
 def _losses(out: Path) -> list[float]:
     return [json.loads(line)["loss"] for line in (out / "metrics.jsonl").read_text().splitlines()]
 
@@ -63,11 +72,7 @@ def test_kill_9_then_the_same_command_resumes_step_for_step(tmp_path: Path) -> N
     assert resumed.returncode == 0, resumed.stderr
     assert "resuming" in resumed.stdout
 
-    threads = torch.get_num_threads()
-    try:
-        pretrain(PretrainConfig(**{**killed.to_dict(), "out": str(tmp_path / "clean")}))
-    finally:
-        torch.set_num_threads(threads)
+    _in_process(killed, tmp_path / "clean")
     assert len(_losses(tmp_path / "killed")) == STEPS
     assert _losses(tmp_path / "killed") == pytest.approx(_losses(tmp_path / "clean"), rel=1e-6)
     mine = load_file(tmp_path / "killed" / "model.safetensors")
