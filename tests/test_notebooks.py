@@ -20,6 +20,7 @@ EXPECTED_OUTPUT = {
     "01_quickstart": ["pick:", "reference T:", "QUICK", "committed full run"],
     "02_reproduce_bort": ["Bort: rank", "W = ", "QUICK", "committed full run", "latency"],
     "03_your_model_your_hardware": ["pick:", "QUICK", "tie band;", "latency"],
+    "04_search_pretrain_finetune": ["pick:", "pretrained:", "agora test accuracy"],
 }
 
 #: Warnings that mean a notebook renders badly in Jupyter (tqdm without ipywidgets).
