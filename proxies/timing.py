@@ -122,6 +122,14 @@ def _probe(threads: int) -> float:
     return best * 1e3
 
 
+def _speedup(threads: int) -> tuple[float, bool, float]:
+    """The probe's speed-up from one thread to `threads`, whether it shows a busy core, and the
+    single-thread time (ms)."""
+    single, multi = _probe(1), _probe(threads)
+    speedup = single / multi if multi > 0 else 0.0
+    return speedup, threads > 1 and speedup < BUSY_SPEEDUP_SHARE * threads, single
+
+
 def usable_threads(threads: int, patience_s: float = 20.0) -> tuple[int, dict[str, Any]]:
     """The threads to time with: `threads` on a quiet machine; on a busy one (another process
     holds a core), wait up to `patience_s` for it to quieten, then as many threads as cores are
@@ -131,9 +139,7 @@ def usable_threads(threads: int, patience_s: float = 20.0) -> tuple[int, dict[st
     Returns the thread count and what the probe saw (for the quality record)."""
     waited = 0.0
     while True:
-        single, multi = _probe(1), _probe(threads)
-        speedup = single / multi if multi > 0 else 0.0
-        busy = threads > 1 and speedup < BUSY_SPEEDUP_SHARE * threads
+        speedup, busy, _ = _speedup(threads)
         if not busy or waited >= patience_s:
             break
         time.sleep(2.0)
@@ -149,10 +155,8 @@ def contention_probe(threads: int, round_probes: list[float]) -> dict[str, Any]:
     `round_probes` are the probe's times at the start of each round (at `threads` threads); one
     more single-thread and multi-thread pair is taken now, for the speed-up.
     """
-    single, multi = _probe(1), _probe(threads)
-    speedup = single / multi if multi > 0 else 0.0
+    speedup, busy, single = _speedup(threads)
     drift = max(round_probes) / min(round_probes) if round_probes else 1.0
-    busy = threads > 1 and speedup < BUSY_SPEEDUP_SHARE * threads
     return {
         "kernel": f"{PROBE_SIZE}x{PROBE_SIZE} fp32 matrix product",
         "threads": threads,

@@ -9,7 +9,7 @@ maximum point, the design) are pure functions in `optimizer.py` and `design.py`.
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -171,7 +171,3 @@ def get_strategy(name: str) -> Strategy:
         raise BortnasError(
             f"unknown optimizer {name!r}; choose one of {', '.join(STRATEGIES)}"
         ) from None
-
-
-def by_id(candidates: Sequence[Architecture]) -> dict[str, Architecture]:
-    return {c.id: c for c in candidates}
