@@ -36,6 +36,21 @@ if TYPE_CHECKING:
     from .tokenizer import StudentTokenizer
 
 
+def softened_kl(student: torch.Tensor, teacher: torch.Tensor, temperature: float) -> torch.Tensor:
+    """T² · KL(teacher ‖ student) of the logits' softmax at temperature T, per position (summed
+    over the last axis): the distillation term of Bort's recipe (Hinton et al.'s softened KL)."""
+    import torch.nn.functional as F
+
+    t = temperature
+    kl = F.kl_div(
+        F.log_softmax(student / t, -1),
+        F.log_softmax(teacher / t, -1),
+        reduction="none",
+        log_target=True,
+    )
+    return t * t * kl.sum(-1)
+
+
 @dataclass(frozen=True)
 class ReplicaTrainer:
     """The knobs of one candidate's training: budget, schedule, student width, loss and device."""
@@ -220,14 +235,7 @@ class ReplicaTrainer:
             teacher = teacher.reshape(replicas, -1, logits.shape[-1]).gather(
                 1, positions.unsqueeze(-1).expand(-1, -1, logits.shape[-1])
             )
-            t = self.temperature
-            kl = F.kl_div(
-                F.log_softmax(logits / t, -1),
-                F.log_softmax(teacher / t, -1),
-                reduction="none",
-                log_target=True,
-            ).sum(-1)
-            losses = 0.5 * losses + 0.5 * t * t * kl
+            losses = 0.5 * losses + 0.5 * softened_kl(logits, teacher, self.temperature)
         weights_of = valid.to(losses.dtype)
         clipped = losses.clamp(0.0, self.clip) * weights_of
         return clipped.sum(1) / weights_of.sum(1)

@@ -21,6 +21,8 @@ from typing import TYPE_CHECKING, Any
 import torch
 import torch.nn.functional as F
 
+from bortnas.proxies.replicas import softened_kl
+
 from .data import Batch
 
 if TYPE_CHECKING:
@@ -95,14 +97,7 @@ class Objective:
             with torch.no_grad():
                 teacher = self.teacher.masked_lm(input_ids=ids, attention_mask=attention).logits
                 teacher = teacher[chosen][:, : logits.shape[-1]].float()
-            t = self.temperature
-            kl = F.kl_div(
-                F.log_softmax(logits / t, -1),
-                F.log_softmax(teacher / t, -1),
-                reduction="sum",
-                log_target=True,
-            )
-            return mlm, t * t * kl
+            return mlm, softened_kl(logits, teacher, self.temperature).sum()
         targets = torch.from_numpy(self.teacher.embed(batch.texts)).to(device)
         assert projected is not None
         cosine = F.cosine_similarity(projected.float(), targets, dim=-1)
