@@ -119,6 +119,7 @@ class PredictedLatencyProxy(Proxy):
         self.cache = MeasurementCache() if cache == "default" else cache
         self.refresh = bool(refresh)
         self._calibration_set: list[Architecture] | None = None
+        self._candidates: list[Architecture] | None = None
         self._entries: dict[str, dict[str, float]] = {}
         self.quality: dict[str, Any] | None = None
         #: Called with (round, rounds) while the table is timed (the search's progress bar).
@@ -127,12 +128,15 @@ class PredictedLatencyProxy(Proxy):
     # -- what the values depend on ---------------------------------------------------------
 
     def _space_candidates(self) -> list[Architecture]:
-        space = self.space if self.space is not None else DEFAULT_SPACE
-        if isinstance(space, str):
-            from bortnas.search_spaces import load_space
+        """The space's candidates, loaded once (a space given by name is read from its file)."""
+        if self._candidates is None:
+            space = self.space if self.space is not None else DEFAULT_SPACE
+            if isinstance(space, str):
+                from bortnas.search_spaces import load_space
 
-            space = load_space(space)
-        return list(getattr(space, "candidates", space))
+                space = load_space(space)
+            self._candidates = list(getattr(space, "candidates", space))
+        return self._candidates
 
     def calibration_set(self) -> list[Architecture]:
         """The full models the fit uses (chosen from the space by size, without timing)."""
@@ -299,7 +303,10 @@ class PredictedLatencyProxy(Proxy):
         return self.prepare()
 
     def evaluate(self, architecture: Architecture) -> Measurement:
-        quality = self.prepare([architecture])
+        known = (
+            layer_key(architecture) in self._entries and overhead_key(architecture) in self._entries
+        )
+        quality = self.quality if known and self.quality else self.prepare([architecture])
         raw = self.raw_prediction(architecture)
         anchors = [tuple(anchor) for anchor in quality.get("anchors", [])]
         value = predict(raw, quality["scale"], quality["exponent"], anchors)

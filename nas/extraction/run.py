@@ -66,10 +66,6 @@ class SearchRun:
     #: Starts the local worker processes, given the pending work (set by the training stage).
     start_workers: Callable[[int], None] | None = None
 
-    @property
-    def trainable_set(self) -> set[Architecture]:
-        return set(self.trainable)
-
     def candidate(self, identifier: str) -> Architecture:
         for architecture in self.candidates:
             if architecture.id == identifier:

@@ -132,7 +132,8 @@ class RandomBaseline(Strategy):
     def _sample(self, run: SearchRun) -> list[Architecture]:
         # One spare beyond `trials`, in case a candidate of T's size is drawn.
         drawn = random_sample(run.candidates, run.config.trials + 1, run.config.seed)
-        return [c for c in drawn if c in run.trainable_set][: run.config.trials]
+        trainable = set(run.trainable)
+        return [c for c in drawn if c in trainable][: run.config.trials]
 
     def latency_needed(self, run: SearchRun) -> list[Architecture]:
         return [run.reference.architecture, *self._sample(run)]
