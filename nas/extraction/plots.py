@@ -14,7 +14,6 @@ from ..core.architecture import BORT
 from ..core.files import atomic_path
 from .budget_curve import budget_curve, plot_budget_curve
 from .latency_quality import latency_reliable
-from .ranking import ReferencePoint
 
 if TYPE_CHECKING:
     from .result import SearchResult
@@ -58,9 +57,7 @@ def plot_outputs(result: SearchResult) -> dict[str, str]:
     ranking_path = result.run_dir / "w_ranking.png"
     draw_w_ranking(result, ranking_path)
     outputs = {"pareto_png": str(pareto_path), "w_ranking_png": str(ranking_path)}
-    references = [result.reference]
-    if result.alternative is not None:
-        references.append(ReferencePoint.from_dict(result.alternative["reference"]))
+    references = result.references()
     curve = budget_curve(result.table, references, law=result.config.law)
     outputs["budget_curve_png"] = str(plot_budget_curve(curve, result.run_dir / "budget_curve.png"))
     return outputs

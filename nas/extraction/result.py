@@ -60,5 +60,12 @@ class SearchResult:
     def tie_band(self) -> pd.DataFrame:
         return self.table[self.table["in_tie_band"]]
 
+    def references(self) -> list[ReferencePoint]:
+        """Both readings of T the run ranks against: its own, and BERT-large where it applies."""
+        extra = self.alternative
+        return [self.reference] + (
+            [] if extra is None else [ReferencePoint.from_dict(extra["reference"])]
+        )
+
     def row(self, architecture: Architecture) -> pd.Series:
         return self.table.loc[architecture.id]

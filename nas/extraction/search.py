@@ -251,9 +251,7 @@ def with_bert_large(run: SearchRun, result: SearchResult) -> dict[str, Any] | No
 
 def sensitivity(run: SearchRun, result: SearchResult) -> list[dict[str, Any]]:
     """The pick, band and Bort's rank under every reading of ê and both readings of T."""
-    references = [result.reference]
-    if result.alternative is not None:
-        references.append(ReferencePoint.from_dict(result.alternative["reference"]))
+    references = result.references()
     readings = error_readings(
         result.table,
         law=run.config.law,
