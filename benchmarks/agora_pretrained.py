@@ -30,7 +30,7 @@ from pathlib import Path
 import torch
 from scipy import stats
 
-from bortnas.core.teacher import shipped_minilm_folder
+from bortnas.core.hf import shipped_minilm_folder
 from bortnas.core.theta import grid
 from bortnas.finetuning.agora import agora, finetune_plain
 from bortnas.finetuning.classification import finetuned_teacher

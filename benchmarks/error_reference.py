@@ -165,10 +165,10 @@ def _theta(settings: dict[str, Any], loss: str) -> tuple[Any, ...]:
 
 def build_proxies(settings: dict[str, Any], device: str, teacher_device: str) -> dict[str, Any]:
     """One `DistillationErrorProxy` per loss, sharing the corpus and the tokenizer."""
-    from bortnas.core.teacher import load_embedding_teacher
-    from bortnas.proxies.corpus import load_corpus
     from bortnas.proxies.error import DistillationErrorProxy
-    from bortnas.proxies.tokenizer import load_tokenizer, train_tokenizer
+    from bortnas.proxies.teacher import load_embedding_teacher
+    from bortnas.text.corpus import load_corpus
+    from bortnas.text.tokenizer import load_tokenizer, train_tokenizer
 
     corpus = load_corpus(settings["corpus"])
     if settings["tokenizer"]:

@@ -28,8 +28,8 @@ _LAZY = {
     "make_latency_proxy": "bortnas.proxies.latency_table",
     "DistillationErrorProxy": "bortnas.proxies.error",
     "hardware_fingerprint": "bortnas.proxies.latency",
-    "load_corpus": "bortnas.proxies.corpus",
-    "load_embedding_teacher": "bortnas.core.teacher",
+    "load_corpus": "bortnas.text.corpus",
+    "load_embedding_teacher": "bortnas.proxies.teacher",
     "law_error": "bortnas.extraction.scaling_law",
     "sensitivity_table": "bortnas.extraction.sensitivity",
     "budget_curve": "bortnas.extraction.budget_curve",
@@ -46,7 +46,7 @@ _LAZY = {
     "Hyperparameters": "bortnas.core.theta",
     "load_theta": "bortnas.finetuning.theta",
     "finetuned_teacher": "bortnas.finetuning.classification",
-    "load_classifier_teacher": "bortnas.core.teacher",
+    "load_classifier_teacher": "bortnas.finetuning.teacher",
 }
 
 __all__ = [

@@ -29,13 +29,13 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from bortnas.core.errors import DataError
-from bortnas.core.teacher import EmbeddingStore, EmbeddingTeacher, load_embedding_teacher
 from bortnas.core.theta import SEARCH_FIELDS, Hyperparameters
+from bortnas.text.corpus import Corpus, load_corpus
+from bortnas.text.tokenizer import StudentTokenizer, load_tokenizer, train_tokenizer
 
 from .base import Measurement, Proxy
-from .corpus import Corpus, load_corpus
 from .replicas import ReplicaTrainer
-from .tokenizer import StudentTokenizer, load_tokenizer, train_tokenizer
+from .teacher import EmbeddingStore, EmbeddingTeacher, load_embedding_teacher
 from .training import (
     DEFAULT_EVAL_SIZE,
     DEFAULT_SEQUENCE_LENGTH,

@@ -14,9 +14,9 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from bortnas.core.schedule import linear_warmup_decay
 from bortnas.core.theta import Hyperparameters
 
-from .schedule import linear_warmup_decay
 from .student import (
     ReplicaAdamW,
     StudentShape,
@@ -31,9 +31,9 @@ if TYPE_CHECKING:
     import torch
 
     from bortnas.core.architecture import Architecture
-    from bortnas.core.teacher import EmbeddingTeacher
+    from bortnas.text.tokenizer import StudentTokenizer
 
-    from .tokenizer import StudentTokenizer
+    from .teacher import EmbeddingTeacher
 
 
 def softened_kl(student: torch.Tensor, teacher: torch.Tensor, temperature: float) -> torch.Tensor:

@@ -15,11 +15,15 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
-from bortnas.core.architecture import MAX_DIMENSION, Architecture, count_parameters
+from bortnas.core.architecture import (
+    CONTEXT_KEYS,
+    DIMENSIONS,
+    MAX_DIMENSION,
+    Architecture,
+    count_parameters,
+)
 from bortnas.core.errors import ArchitectureError, SpaceError
 
-DIMENSIONS = ("depth", "heads", "hidden", "intermediate")
-CONTEXT_KEYS = ("vocab_size", "max_positions", "type_vocab_size")
 #: Named constraints a space file may set, with what each means.
 CONSTRAINTS = {
     "min_head_size": "smallest allowed H / A",

@@ -14,11 +14,11 @@ import bortnas.finetuning.rounds as rounds_module
 from bortnas.cli import main
 from bortnas.core.architecture import Architecture
 from bortnas.core.errors import DataError, StoreError
-from bortnas.core.teacher import ClassifierTeacher, load_classifier_teacher
 from bortnas.extraction.export import export_architecture
 from bortnas.finetuning.agora import agora, finetune_plain
 from bortnas.finetuning.classification import build_student, classifier_tokenizer, train_classifier
 from bortnas.finetuning.tasks import load_task, table_examples
+from bortnas.finetuning.teacher import ClassifierTeacher, load_classifier_teacher
 from bortnas.finetuning.theta import (
     Hyperparameters,
     ThetaError,
@@ -377,7 +377,7 @@ def test_agora_config_is_frozen_keyword_only_and_documented():
 
 
 def test_one_lr_schedule_warms_up_then_decays_to_zero():
-    from bortnas.proxies.schedule import linear_warmup_decay
+    from bortnas.core.schedule import linear_warmup_decay
 
     factors = [linear_warmup_decay(step, 10, 0.2) for step in range(10)]
     assert factors[:2] == [0.5, 1.0]
@@ -386,7 +386,7 @@ def test_one_lr_schedule_warms_up_then_decays_to_zero():
 
 
 def test_bpe_recipes_never_share_a_cache_file(tmp_path, monkeypatch):
-    from bortnas.proxies.tokenizer import train_bpe
+    from bortnas.text.tokenizer import train_bpe
 
     monkeypatch.setenv("BORTNAS_CACHE", str(tmp_path))
     texts = ["The Cat sat on the Mat.", "A dog barked at the Cat."] * 4

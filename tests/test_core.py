@@ -9,7 +9,7 @@ import pytest
 from bortnas.core.architecture import BORT, Architecture
 from bortnas.core.errors import ArchitectureError
 from bortnas.core.files import atomic_directory
-from bortnas.core.teacher import checkpoint_fingerprint
+from bortnas.core.hf import checkpoint_fingerprint
 from bortnas.finetuning.classification import TEACHER_THETA, finetuned_teacher_identity
 from bortnas.finetuning.tasks import Split
 

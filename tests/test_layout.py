@@ -33,13 +33,15 @@ def _imports(folder: Path) -> dict[str, set[str]]:
     return found
 
 
-#: The layering rule, as docs/algorithm.md's layout states it: the shared base (`core`) imports
-#: neither side; the search (`extraction`) and the fine-tuning (`finetuning`) never import each
-#: other; the proxies never import the search; pretraining needs neither room; only the
-#: command line imports the commands.
+#: The layering rule, as README.md's layout states it: the shared base (`core`) imports neither
+#: side; the shared readers (`text`) import only the base; the search (`extraction`) and the
+#: fine-tuning (`finetuning`) never import each other; the proxies never import the search;
+#: pretraining needs neither room; only the command line imports the commands.
 LAYERS = [
     ("nas/core", ("bortnas.extraction", "bortnas.finetuning", "bortnas.pretraining",
-                  "bortnas.cli", "bortnas.proxies")),
+                  "bortnas.cli", "bortnas.proxies", "bortnas.text")),
+    ("nas/text", ("bortnas.extraction", "bortnas.finetuning", "bortnas.pretraining",
+                  "bortnas.cli", "bortnas.proxies", "bortnas.search_spaces")),
     ("search_spaces", ("bortnas.proxies", "bortnas.extraction", "bortnas.finetuning",
                        "bortnas.pretraining", "bortnas.cli")),
     ("proxies", ("bortnas.extraction", "bortnas.finetuning", "bortnas.pretraining", "bortnas.cli")),

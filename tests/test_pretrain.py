@@ -82,8 +82,8 @@ def test_config_defaults_are_borts_recipe_and_tokens_set_the_steps() -> None:
 
 
 def test_shards_of_a_global_batch_are_the_whole_batch(corpus: Path) -> None:
-    from bortnas.proxies.corpus import load_corpus
-    from bortnas.proxies.tokenizer import train_tokenizer
+    from bortnas.text.corpus import load_corpus
+    from bortnas.text.tokenizer import train_tokenizer
 
     documents = load_corpus(corpus).train
     tokenizer = train_tokenizer(load_corpus(corpus), vocab_size=600)

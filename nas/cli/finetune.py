@@ -102,11 +102,12 @@ def _student(path: str):
 def _finetune(args: argparse.Namespace) -> int:
     import torch
 
-    from ..core.teacher import load_classifier_teacher, quiet
+    from ..core.hf import quiet
     from ..core.version import bortnas_version
     from ..finetuning.agora import STATE, agora, finetune_plain
     from ..finetuning.classification import finetuned_teacher
     from ..finetuning.tasks import load_task
+    from ..finetuning.teacher import load_classifier_teacher
 
     for name in ("train_size", "eval_size", "test_size", "per_mistake", "max_length"):
         if getattr(args, name) < 1:

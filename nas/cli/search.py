@@ -15,6 +15,7 @@ from typing import Any
 from bortnas.proxies.latency import METHODS, RUNTIMES
 from bortnas.proxies.training import ERROR_LOSSES
 
+from ..core.architecture import SYMBOLS
 from ..extraction.config import SearchConfig, load_search_theta
 from ..extraction.error_model import ERROR_MODELS
 from ..extraction.scaling_law import load_laws
@@ -50,7 +51,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "--theta", dest="theta_file", default=None, metavar="FILE", help=theta.metadata["help"]
     )
     parser.add_argument(
-        "--reference", nargs=4, type=int, default=None, metavar=("D", "A", "H", "I"),
+        "--reference", nargs=4, type=int, default=None, metavar=SYMBOLS,
         help=reference.metadata["help"],
     )  # fmt: skip
     parser.add_argument("--top", type=int, default=10, help="rows of the top table (10)")

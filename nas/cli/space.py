@@ -8,7 +8,7 @@ from rich.table import Table
 
 from bortnas.search_spaces import builtin_spaces, load_space
 
-from ..core.architecture import count_parameters
+from ..core.architecture import DIMENSIONS, SYMBOLS, count_parameters
 from ..extraction.export import export_architecture
 from .console import add_command, console
 
@@ -92,7 +92,7 @@ def _space_show(args: argparse.Namespace) -> int:
     table = Table(title=f"space {space.name}: {space.size} candidates", title_justify="left")
     table.add_column("dimension")
     table.add_column("values")
-    labels = {"depth": "D", "heads": "A", "hidden": "H", "intermediate": "I"}
+    labels = dict(zip(DIMENSIONS, SYMBOLS, strict=True))
     for key, values in space.dimensions.items():
         table.add_row(f"{labels[key]} ({key})", ", ".join(map(str, values)))
     for key, value in space.context.items():

@@ -27,6 +27,12 @@ BORT_LAYER_NORM_EPS = 1e-5
 #: an extra zero (or a fuzzer) cannot ask us to allocate terabytes.
 MAX_DIMENSION = 1_000_000
 #: The one mapping between our field names and `transformers.BertConfig`'s.
+#: The four searched dimensions (Architecture's fields) and the paper's letters for them, in order.
+DIMENSIONS = ("depth", "heads", "hidden", "intermediate")
+SYMBOLS = ("D", "A", "H", "I")
+#: The fixed context every candidate of a space shares.
+CONTEXT_KEYS = ("vocab_size", "max_positions", "type_vocab_size")
+
 BERT_CONFIG_KEYS = {
     "depth": "num_hidden_layers",
     "heads": "num_attention_heads",
@@ -113,7 +119,7 @@ class Architecture:
                 f"unknown architecture key(s) {', '.join(map(repr, unknown))}; "
                 f"expected {', '.join(sorted(known))}"
             )
-        missing = sorted({"depth", "heads", "hidden", "intermediate"} - set(data))
+        missing = sorted(set(DIMENSIONS) - set(data))
         if missing:
             raise ArchitectureError(f"architecture is missing {', '.join(missing)}")
         return cls(**data)

@@ -14,6 +14,7 @@ from typing import Any
 
 from bortnas.proxies.training import DEFAULT_STEPS, DEFAULT_THETA, ERROR_LOSSES
 
+from ..core.architecture import SYMBOLS
 from ..core.errors import BortnasError
 from ..core.theta import SEARCH_FIELDS, Hyperparameters, read_theta_file
 from .error_model import ERROR_MODELS
@@ -110,7 +111,7 @@ class SearchConfig:
             "T as D A H I (need not be in the space; only its p and i are used); default: the "
             "space's maximum point",
             nargs=4,
-            metavar=("D", "A", "H", "I"),
+            metavar=SYMBOLS,
         ),
     )
     with_embeddings: bool = field(

@@ -17,11 +17,11 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from ..core.architecture import SYMBOLS
 from ..core.errors import BortnasError
 
 #: "quadratic" (the default) fits the model; "none" ranks by the measured ê of each candidate.
 ERROR_MODELS = ("quadratic", "none", "law")
-DIMENSIONS = ("D", "A", "H", "I")
 #: The fit needs at least this many trained candidates per model term; below it (a small space,
 #: a large ε, a short baseline) the search ranks by the measured ê and says so in its notes.
 CANDIDATES_PER_TERM = 3
@@ -113,7 +113,7 @@ def fit_quadratic(
 def _fit_table(table: pd.DataFrame) -> ErrorFit | None:
     """The model fitted on the table's trained rows, given at every row."""
     trained = table["error_measured"].notna().to_numpy()
-    dimensions = table[list(DIMENSIONS)].to_numpy(dtype=float)
+    dimensions = table[list(SYMBOLS)].to_numpy(dtype=float)
     return fit_quadratic(
         dimensions[trained], table["error_measured"].to_numpy()[trained], predict_at=dimensions
     )
@@ -161,7 +161,7 @@ def apply_error_model(table: pd.DataFrame, model: str) -> tuple[pd.DataFrame, di
         }
     fit = _fit_table(table)
     if fit is None:
-        terms = int(np.linalg.matrix_rank(quadratic_features(trained[list(DIMENSIONS)].to_numpy())))
+        terms = int(np.linalg.matrix_rank(quadratic_features(trained[list(SYMBOLS)].to_numpy())))
         return trained, {
             "model": "none",
             "requested": model,

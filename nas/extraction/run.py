@@ -22,7 +22,7 @@ import pandas as pd
 from bortnas.proxies.base import Proxy
 from bortnas.search_spaces import SearchSpace
 
-from ..core.architecture import Architecture, count_parameters
+from ..core.architecture import SYMBOLS, Architecture, count_parameters
 from ..core.errors import BortnasError, StoreError
 from .config import SearchConfig
 from .error_model import apply_error_model
@@ -180,7 +180,7 @@ def _predicted_rows(
         rows.append(
             {
                 "id": a.id,
-                **dict(zip(("D", "A", "H", "I"), a.shape, strict=True)),
+                **dict(zip(SYMBOLS, a.shape, strict=True)),
                 "parameters": parameters[a],
                 "parameters_total": count.total,
                 "parameters_without_embeddings": count.without_embeddings,

@@ -24,7 +24,7 @@ from importlib import resources
 import numpy as np
 import pandas as pd
 
-from ..core.architecture import Architecture, count_parameters
+from ..core.architecture import SYMBOLS, Architecture, count_parameters
 from ..core.errors import BortnasError
 
 #: The law used when none is named: Hoffmann et al. 2022 as printed (the best-known set).
@@ -158,7 +158,7 @@ def apply_law(
     scaling_law = get_law(law)
     table = table.copy()
     table["error_measured"] = table.get("error_measured", table.get("error", np.nan))
-    shapes = table[["D", "A", "H", "I"]].to_numpy(dtype=int)
+    shapes = table[list(SYMBOLS)].to_numpy(dtype=int)
     table["error"] = law_error([Architecture(*map(int, s)) for s in shapes], budget_tokens, law)
     table["error_law"] = table["error"]  # marks the table: `error` is the law's, not a fit
     table["error_model_std"] = 0.0

@@ -23,7 +23,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from ..core.architecture import BORT, Architecture
+from ..core.architecture import BORT, SYMBOLS, Architecture
 from ..core.errors import DataError
 from .error_model import apply_error_model
 from .ranking import ReferencePoint, error_reduction_needed, rank
@@ -34,7 +34,7 @@ Shape = tuple[int, int, int, int]
 #: Bort's shape, two readings: as released, and as the paper's size and speed figures fit it.
 BORT_SHAPES: dict[str, Shape] = {"released": BORT.shape, "paper": (4, 8, 768, 1024)}
 #: The columns `ranking.rank` reads; every other column of the search's table is left out.
-RANK_COLUMNS = ["D", "A", "H", "I", "parameters", "latency_ms", "latency_spread_ms"]
+RANK_COLUMNS = [*SYMBOLS, "parameters", "latency_ms", "latency_spread_ms"]
 
 
 @dataclass(frozen=True)
@@ -55,7 +55,7 @@ class ErrorReading:
 
 
 def _shapes(table: pd.DataFrame) -> list[Shape]:
-    return [tuple(int(v) for v in row) for row in table[["D", "A", "H", "I"]].to_numpy()]
+    return [tuple(int(v) for v in row) for row in table[list(SYMBOLS)].to_numpy()]
 
 
 def _name(shape: Shape) -> str:
@@ -83,7 +83,7 @@ def fitted_reading(table: pd.DataFrame) -> ErrorReading | None:
     measured = measured_reading(table)
     if measured is None:
         return None  # nothing trained: nothing to fit
-    frame = table[["D", "A", "H", "I"]].copy()
+    frame = table[list(SYMBOLS)].copy()
     frame["error"] = measured.errors  # NaN where not trained: the model predicts those
     fitted, _ = apply_error_model(frame, "quadratic")
     if "error_model_std" not in fitted:

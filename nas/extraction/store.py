@@ -25,12 +25,11 @@ from optuna.storages import JournalStorage, RDBStorage, RetryHeartbeatStaleTrial
 from optuna.storages.journal import JournalFileBackend
 from optuna.trial import FrozenTrial, TrialState
 
-from ..core.architecture import Architecture
+from ..core.architecture import DIMENSIONS, Architecture
 from ..core.errors import StoreError
 from ..core.files import content_digest
 
 OBJECTIVES = ("parameters", "latency", "error")
-DIMENSIONS = ("depth", "heads", "hidden", "intermediate")
 #: A worker's heartbeat period and the silence after which its trial is failed and retried
 #: (`BORTNAS_GRACE_SECONDS` overrides the latter, e.g. for tests that kill workers on purpose).
 GRACE_SECONDS = max(2, int(os.environ.get("BORTNAS_GRACE_SECONDS", "20")))

@@ -21,10 +21,10 @@ from optuna.trial import TrialState
 
 from bortnas.search_spaces import SearchSpace
 
+from ..core.architecture import DIMENSIONS
 from ..core.errors import BortnasError
 from .evaluation import Evaluator
 from .store import (
-    DIMENSIONS,
     GRACE_SECONDS,
     HEARTBEAT_SECONDS,
     OBJECTIVES,

@@ -41,7 +41,7 @@ from typing import Any
 from ..core.architecture import Architecture
 from ..core.errors import DataError, StoreError
 from ..core.files import atomic_directory, write_json_atomic
-from ..core.teacher import ClassifierTeacher, quiet
+from ..core.hf import quiet
 from ..core.theta import Hyperparameters, ThetaError
 from ..core.version import bortnas_version
 from .augment import resolve
@@ -49,6 +49,7 @@ from .classification import classifier_tokenizer, evaluate
 from .config import IDENTITY_FIELDS, AgoraConfig
 from .rounds import RoundLog, Run, run_round
 from .tasks import Split
+from .teacher import ClassifierTeacher
 from .theta import DEFAULT_THETA, pruning_rule
 
 __all__ = ["AgoraConfig", "FinetuneResult", "RoundLog", "agora", "finetune_plain"]
@@ -203,7 +204,7 @@ def _finetune(
     max_length = config.max_length
     init_from = None if isinstance(student, Architecture) else Path(student)
     if init_from is not None:
-        from ..core.teacher import load_classifier
+        from .teacher import load_classifier
 
         tokenizer = load_classifier(init_from, config.num_labels)[1]
     else:
@@ -311,6 +312,6 @@ def _load_state(out: Path | None, identity: dict[str, Any]) -> dict[str, Any] | 
 def _load_best(out: Path | None, state: dict[str, Any], num_labels: int):
     if out is None or state["best"] is None:
         return None
-    from ..core.teacher import load_classifier
+    from .teacher import load_classifier
 
     return load_classifier(out / state["best"]["folder"], num_labels)[0]

@@ -18,9 +18,8 @@ import re
 from collections.abc import Callable, Iterable
 from functools import lru_cache
 
-from bortnas.proxies.wordnet import PARTS, WORDNET_DIR, data_path, synsets
-
 from ..core.errors import DataError
+from ..text.wordnet import PARTS, WORDNET_DIR, data_path, synsets
 
 Generator = Callable[[str, random.Random], str | None]
 _WORD = re.compile(r"[A-Za-z][A-Za-z'-]*")

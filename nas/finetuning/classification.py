@@ -24,24 +24,21 @@ from typing import Any
 
 import torch
 
-from bortnas.proxies.schedule import linear_warmup_decay
-from bortnas.proxies.tokenizer import train_bpe
-
 from ..core.architecture import Architecture
 from ..core.errors import DataError
 from ..core.files import atomic_directory, default_cache_dir
-from ..core.teacher import (
+from ..core.hf import checkpoint_fingerprint, quiet, shipped_minilm_folder
+from ..core.schedule import linear_warmup_decay
+from ..core.theta import Hyperparameters
+from ..text.tokenizer import train_bpe
+from .tasks import Split
+from .teacher import (
     ClassifierTeacher,
-    checkpoint_fingerprint,
     encode,
     load_classifier,
     load_classifier_from_encoder,
     predict_proba,
-    quiet,
-    shipped_minilm_folder,
 )
-from ..core.theta import Hyperparameters
-from .tasks import Split
 
 
 @dataclass(frozen=True)

@@ -16,12 +16,12 @@ from pathlib import Path
 from typing import Any
 
 from ..core.architecture import Architecture
-from ..core.teacher import ClassifierTeacher
 from ..core.theta import Hyperparameters
 from .augment import generate_around
 from .classification import build_student, evaluate, train_classifier
 from .config import AgoraConfig
 from .tasks import Split
+from .teacher import ClassifierTeacher
 
 
 @dataclass

@@ -29,9 +29,8 @@ import random
 from dataclasses import dataclass
 from pathlib import Path
 
-from bortnas.proxies.wordnet import LEXNAMES, data_path, synsets
-
 from ..core.errors import DataError
+from ..text.wordnet import LEXNAMES, data_path, synsets
 
 ROLES = ("train", "eval", "test")
 

@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:
     import torch
 
-    from bortnas.proxies.tokenizer import StudentTokenizer
+    from ..text.tokenizer import StudentTokenizer
 
 #: BERT's corruption of the chosen tokens: 80 % [MASK], 10 % a random token, 10 % unchanged.
 MASK_SHARE, RANDOM_SHARE = 0.8, 0.1

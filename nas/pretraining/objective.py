@@ -26,9 +26,9 @@ from bortnas.proxies.replicas import softened_kl
 from .data import Batch
 
 if TYPE_CHECKING:
-    from bortnas.proxies.tokenizer import StudentTokenizer
+    from bortnas.proxies.teacher import EmbeddingTeacher
 
-    from ..core.teacher import EmbeddingTeacher
+    from ..text.tokenizer import StudentTokenizer
 
 MODES = ("logits", "embeddings", "mlm")
 #: How each mode is named in messages.

@@ -15,10 +15,10 @@ import tempfile
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from ..core.teacher import quiet
+from ..core.hf import quiet
 
 if TYPE_CHECKING:
-    from bortnas.proxies.tokenizer import StudentTokenizer
+    from ..text.tokenizer import StudentTokenizer
 
 
 def hf_tokenizer(tokenizer: StudentTokenizer) -> Any:

@@ -12,12 +12,13 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from bortnas.proxies.corpus import Corpus, load_corpus
-from bortnas.proxies.tokenizer import StudentTokenizer, load_tokenizer, train_tokenizer
+from bortnas.proxies.teacher import EmbeddingTeacher, load_embedding_teacher
 
 from ..core.architecture import Architecture
 from ..core.errors import DataError
-from ..core.teacher import EmbeddingTeacher, load_embedding_teacher, quiet
+from ..core.hf import quiet
+from ..text.corpus import Corpus, load_corpus
+from ..text.tokenizer import StudentTokenizer, load_tokenizer, train_tokenizer
 from .config import PretrainConfig, parse_architecture
 from .objective import Distiller, distillation_mode
 

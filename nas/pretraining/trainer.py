@@ -20,8 +20,7 @@ from typing import Any
 
 import torch
 
-from bortnas.proxies.schedule import linear_warmup_decay
-
+from ..core.schedule import linear_warmup_decay
 from .checkpoint import (
     METRICS,
     load_checkpoint,

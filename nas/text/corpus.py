@@ -30,9 +30,8 @@ import subprocess
 from dataclasses import dataclass
 from pathlib import Path
 
-from bortnas.core.errors import DataError
-from bortnas.core.files import default_cache_dir, write_json_atomic
-
+from ..core.errors import DataError
+from ..core.files import default_cache_dir, write_json_atomic
 from .wordnet import PARTS, WORDNET_DIR, data_path, synsets
 
 FORTUNES_DIR = Path("/usr/share/games/fortunes")

@@ -21,8 +21,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from bortnas.core.errors import DataError
-from bortnas.core.files import atomic_path, content_digest, default_cache_dir
+from ..core.errors import DataError
+from ..core.files import atomic_path, content_digest, default_cache_dir
+from ..core.hf import load_local
 
 if TYPE_CHECKING:
     from tokenizers import Tokenizer
@@ -176,14 +177,9 @@ def load_tokenizer(path: str | Path) -> StudentTokenizer:
         except Exception as exc:
             raise DataError(f"{file}: not a readable tokenizer.json ({exc})") from None
         return _wrap(backend, source=f"user:{where.resolve()}", where=str(where))
-    try:
-        from transformers import AutoTokenizer
+    from transformers import AutoTokenizer
 
-        loaded = AutoTokenizer.from_pretrained(
-            str(where), local_files_only=True, trust_remote_code=False, use_fast=True
-        )
-    except Exception as exc:
-        raise DataError(f"{where}: no usable tokenizer in this folder ({exc})") from None
+    loaded = load_local(AutoTokenizer, where, role="tokenizer", weights=False, use_fast=True)
     backend = getattr(loaded, "backend_tokenizer", None)
     if backend is None:
         raise DataError(f"{where}: tokenizer has no fast (tokenizers) implementation")

@@ -1,0 +1,1 @@
+"""Text readers shared by the error proxy, pretraining and fine-tuning: corpus, WordNet, BPE."""
