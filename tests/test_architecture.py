@@ -24,7 +24,9 @@ def test_bort_round_trips_through_bert_config() -> None:
 
 def test_architectures_are_hashable_and_ids_depend_on_every_field() -> None:
     same = Architecture(4, 8, 1024, 768)
-    assert same == BORT and hash(same) == hash(BORT) and same.id == BORT.id
+    assert same == BORT
+    assert hash(same) == hash(BORT)
+    assert same.id == BORT.id
     assert len({BORT, same}) == 1
     assert BORT.with_shape(vocab_size=8192).id != BORT.id
     assert BORT.with_shape(intermediate=1024).id != BORT.id

@@ -128,7 +128,8 @@ def test_bad_input_exits_2_with_one_line_and_stores_nothing(
     assert len(lines) == 1, captured.err
     assert fragment in lines[0], lines[0]
     assert "Traceback" not in captured.err
-    assert not list(runs.rglob("study.db")) and not list(runs.rglob("*.json"))
+    assert not list(runs.rglob("study.db"))
+    assert not list(runs.rglob("*.json"))
 
 
 def test_corrupted_cache_entry_is_detected_and_recomputed(tmp_path: Path) -> None:

@@ -22,14 +22,18 @@ def bortnas(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess:
 def test_params_prints_bort_counts_as_plain_integers() -> None:
     result = bortnas("params", "4", "8", "1024", "768")
     assert result.returncode == 0, result.stderr
-    assert "76158976" in result.stdout and "24158208" in result.stdout
+    assert "76158976" in result.stdout
+    assert "24158208" in result.stdout
 
 
 def test_spaces_and_space_show() -> None:
     listing = bortnas("spaces")
-    assert listing.returncode == 0 and "bert-large" in listing.stdout and "300" in listing.stdout
+    assert listing.returncode == 0
+    assert "bert-large" in listing.stdout
+    assert "300" in listing.stdout
     shown = bortnas("space", "show", "bert-large")
-    assert shown.returncode == 0 and "candidates: 300" in shown.stdout
+    assert shown.returncode == 0
+    assert "candidates: 300" in shown.stdout
 
 
 def test_export_writes_a_loadable_config(tmp_path: Path) -> None:
@@ -55,11 +59,13 @@ def test_user_mistakes_exit_2_with_one_line(args: list[str], fragment: str) -> N
     result = bortnas(*args)
     assert result.returncode == 2
     lines = result.stderr.strip().splitlines()
-    assert len(lines) == 1 and fragment in lines[0], result.stderr
+    assert len(lines) == 1, result.stderr
+    assert fragment in lines[0], result.stderr
     assert "Traceback" not in result.stderr
 
 
 @pytest.mark.parametrize("command", [[], ["spaces"], ["space", "show"], ["params"], ["export"]])
 def test_every_command_help_shows_an_example(command: list[str]) -> None:
     result = bortnas(*command, "--help")
-    assert result.returncode == 0 and "example:" in result.stdout
+    assert result.returncode == 0
+    assert "example:" in result.stdout

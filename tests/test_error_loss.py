@@ -16,7 +16,8 @@ def test_masked_positions_by_hand():
     chosen = torch.tensor([[False, True, False, True], [True, False, False, False]])
     positions, valid = masked_positions(chosen)
     assert positions[0].tolist() == [1, 3]
-    assert positions[1, 0].item() == 0 and valid.tolist() == [[True, True], [True, False]]
+    assert positions[1, 0].item() == 0
+    assert valid.tolist() == [[True, True], [True, False]]
 
 
 def test_the_masked_head_gives_the_full_heads_loss(corpus_file):  # noqa: F811
@@ -43,7 +44,8 @@ def test_the_masked_head_gives_the_full_heads_loss(corpus_file):  # noqa: F811
 def test_mlm_is_plain_masked_lm_and_enters_the_provenance_only_when_asked(corpus_file):  # noqa: F811
     plain = _proxy(corpus_file, teacher="none", steps=3)  # the former way to get masked LM
     mlm = _proxy(corpus_file, error_loss="mlm", steps=3)
-    assert mlm.mode == "mlm" and mlm.teacher is None
+    assert mlm.mode == "mlm"
+    assert mlm.teacher is None
     assert "error_loss" not in plain.provenance()
     assert {k: v for k, v in mlm.provenance().items() if k != "error_loss"} == plain.provenance()
     assert mlm.provenance()["error_loss"] == "mlm"

@@ -48,7 +48,8 @@ def test_the_fit_comes_closer_to_the_noise_free_error_than_one_noisy_measurement
     truth = _smooth_truth(dimensions)
     noisy = truth * np.exp(np.random.default_rng(0).normal(0.0, 0.04, len(truth)))
     fit = fit_quadratic(dimensions, noisy)
-    assert fit is not None and fit.terms == 15
+    assert fit is not None
+    assert fit.terms == 15
     measured_error = np.sqrt(np.mean(np.log(noisy / truth) ** 2))
     fitted_error = np.sqrt(np.mean(np.log(fit.fitted / truth) ** 2))
     assert fitted_error < 0.4 * measured_error
@@ -73,13 +74,16 @@ def test_a_dimension_that_does_not_vary_is_left_out_of_the_features() -> None:
     assert np.all(np.isfinite(features))
     assert features.shape[1] == 6  # 1 + 2 linear + 3 squares and products of D and I
     fit = fit_quadratic(dimensions, _smooth_truth(dimensions))
-    assert fit is not None and np.all(np.isfinite(fit.fitted))
+    assert fit is not None
+    assert np.all(np.isfinite(fit.fitted))
 
 
 def test_identical_errors_fit_exactly_with_r_squared_one() -> None:
     dimensions = _bert_large_dimensions()[:60]
     fit = fit_quadratic(dimensions, np.full(len(dimensions), 0.5))
-    assert fit is not None and np.allclose(fit.fitted, 0.5) and fit.r_squared == 1.0
+    assert fit is not None
+    assert np.allclose(fit.fitted, 0.5)
+    assert fit.r_squared == 1.0
 
 
 def test_an_error_that_is_not_finite_and_positive_keeps_the_measured_errors() -> None:
@@ -88,7 +92,8 @@ def test_an_error_that_is_not_finite_and_positive_keeps_the_measured_errors() ->
     table["error"] = _smooth_truth(dimensions)
     table.loc[5, "error"] = np.inf  # a user's proxy: W copes (W = 0), a log-fit cannot
     modelled, summary = apply_error_model(table, "quadratic")
-    assert summary["model"] == "none" and "not finite and positive" in summary["skipped"]
+    assert summary["model"] == "none"
+    assert "not finite and positive" in summary["skipped"]
     assert modelled["error"].equals(table["error"])
 
 
@@ -98,7 +103,8 @@ def test_too_few_candidates_keep_the_measured_error_and_say_why() -> None:
     table["error"] = _smooth_truth(dimensions)
     assert fit_quadratic(dimensions, table["error"].to_numpy()) is None
     modelled, summary = apply_error_model(table, "quadratic")
-    assert summary["model"] == "none" and "too few" in summary["skipped"]
+    assert summary["model"] == "none"
+    assert "too few" in summary["skipped"]
     assert modelled["error"].tolist() == table["error"].tolist()
     assert "error_model_std" not in modelled
 
@@ -126,7 +132,8 @@ def test_ranking_uses_the_modelled_error_and_its_standard_error() -> None:
     table["latency_ms"] = 1.0 + table["parameters"] / 1e6
     table["latency_spread_ms"] = 0.0
     modelled, summary = apply_error_model(table, "quadratic")
-    assert summary["model"] == "quadratic" and summary["candidates"] == len(table)
+    assert summary["model"] == "quadratic"
+    assert summary["candidates"] == len(table)
     assert modelled["error_measured"].tolist() == table["error"].tolist()
     assert not np.allclose(modelled["error"], table["error"])  # W gets the fit, not the noise
     reference = ReferencePoint(None, 2.0 * table["parameters"].max(), 100.0, "test")
@@ -174,7 +181,8 @@ def test_a_search_ranks_by_the_modelled_error_and_keeps_the_measured_one(tmp_pat
     assert np.allclose(trained["error"], trained["error_measured"], rtol=0.05)
     p_t, i_t = summary["reference"]["parameters"], summary["reference"]["latency_ms"]
     w = ((p_t - table["parameters"]) / p_t) * ((i_t - table["latency_ms"]) / i_t) / table["error"]
-    assert np.allclose(w, table["w"]) and int(w.idxmax()) == 0
+    assert np.allclose(w, table["w"])
+    assert int(w.idxmax()) == 0
     _, metadata = load_architecture(result.run_dir / "pick")
     assert metadata["proxies"]["error_model"] == "quadratic"
 
@@ -184,7 +192,8 @@ def test_error_model_none_ranks_by_the_measured_error(tmp_path: Path) -> None:
         space=str(_space_file(tmp_path)), runs_dir=str(tmp_path / "runs"), error_model="none"
     )
     result = search(config, proxies=formula_proxies())
-    assert result.error_model == {"model": "none"} and not result.notes
+    assert result.error_model == {"model": "none"}
+    assert not result.notes
     assert result.table["error"].tolist() == result.table["error_measured"].tolist()
     assert set(result.table["error_noise_source"]) == {"assumed"}
 

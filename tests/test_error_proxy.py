@@ -59,12 +59,14 @@ def _proxy(corpus: Path, **knobs) -> DistillationErrorProxy:
 
 def test_default_corpus_is_real_deduplicated_and_split_deterministically():
     corpus = load_corpus()
-    assert len(corpus.train) > 100_000 and len(corpus.held_out) > 10_000
+    assert len(corpus.train) > 100_000
+    assert len(corpus.held_out) > 10_000
     assert not set(corpus.train) & set(corpus.held_out)
     assert len(set(corpus.train)) == len(corpus.train)
     assert any("In the beginning God created" in d for d in corpus.train + corpus.held_out)
     again = load_corpus()  # from the cache
-    assert again.id == corpus.id and again.train[:50] == corpus.train[:50]
+    assert again.id == corpus.id
+    assert again.train[:50] == corpus.train[:50]
 
 
 def test_a_missing_default_source_is_an_error_not_a_smaller_corpus(monkeypatch):
@@ -79,7 +81,8 @@ def test_user_corpus_folder_of_txt_files(tmp_path: Path):
     (tmp_path / "a.txt").write_text("\n".join(_sentences(50, 1)), encoding="utf-8")
     (tmp_path / "b.txt").write_text("\n".join(_sentences(50, 2)), encoding="utf-8")
     corpus = load_corpus(tmp_path)
-    assert len(corpus) > 50 and corpus.source.startswith("user:")
+    assert len(corpus) > 50
+    assert corpus.source.startswith("user:")
 
 
 @pytest.mark.parametrize(
@@ -103,7 +106,8 @@ def test_missing_corpus_gives_one_clear_error(tmp_path: Path):
     missing = tmp_path / "nowhere.txt"
     with pytest.raises(DataError, match="corpus not found") as caught:
         DistillationErrorProxy(corpus=missing)
-    assert str(missing) in str(caught.value) and "\n" not in str(caught.value)
+    assert str(missing) in str(caught.value)
+    assert "\n" not in str(caught.value)
 
 
 # --- teachers ----------------------------------------------------------------------------------
@@ -176,7 +180,8 @@ def test_same_inputs_give_the_same_value(corpus_file):
     first = _proxy(corpus_file, seeds=2).evaluate(TINY)
     second = _proxy(corpus_file, seeds=2).evaluate(TINY)
     assert first.details["per_seed"] == second.details["per_seed"]
-    assert first.value == second.value and first.spread is not None
+    assert first.value == second.value
+    assert first.spread is not None
     assert first.details["per_seed"][0] != first.details["per_seed"][1]
 
 

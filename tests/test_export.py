@@ -21,7 +21,8 @@ def test_export_loads_in_stock_transformers_and_round_trips(tmp_path: Path) -> N
     assert isinstance(model, BertModel)
     architecture, metadata = load_architecture(path)
     assert architecture == BORT
-    assert metadata["space"] == "bert-large" and metadata["error"] == 0.7
+    assert metadata["space"] == "bert-large"
+    assert metadata["error"] == 0.7
     assert metadata["id"] == BORT.id
 
 

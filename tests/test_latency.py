@@ -56,8 +56,11 @@ def test_deeper_copy_of_the_same_layer_is_slower() -> None:
     proxy = MeasuredLatencyProxy(**FAST)
     shallow, deep = proxy.evaluate(SHALLOW), proxy.evaluate(DEEP)
     assert deep.value > 1.3 * shallow.value
-    assert deep.unit == "ms" and deep.spread is not None and deep.spread >= 0
-    assert deep.details["runs"] >= 1 and deep.provenance["method"] == "measured"
+    assert deep.unit == "ms"
+    assert deep.spread is not None
+    assert deep.spread >= 0
+    assert deep.details["runs"] >= 1
+    assert deep.provenance["method"] == "measured"
 
 
 def test_cache_hit_skips_timing_and_refresh_remeasures(tmp_path, count_timings) -> None:
@@ -74,7 +77,9 @@ def test_fingerprint_differs_with_batch_and_threads() -> None:
     base = hardware_fingerprint("cpu", 1, 1, 128)
     assert base != hardware_fingerprint("cpu", 1, 2, 128)
     assert base != hardware_fingerprint("cpu", 2, 1, 128)
-    assert base["cpu"] and base["cores"] >= 1 and base["torch"] == torch.__version__
+    assert base["cpu"]
+    assert base["cores"] >= 1
+    assert base["torch"] == torch.__version__
     keys = {
         MeasuredLatencyProxy(batch_size=b, threads=t).cache_key(SHALLOW)
         for b, t in [(1, 1), (2, 1), (1, 2)]
@@ -289,7 +294,8 @@ def test_onnxruntime_times_the_exported_model_with_the_same_scheme(tmp_path) -> 
     """ONNX Runtime (CPU provider) times the same models; its values are kept apart from eager's."""
     eager = MeasuredLatencyProxy(**FAST)
     onnx = MeasuredLatencyProxy(**FAST, runtime="onnxruntime")
-    assert onnx.provenance()["runtime"] == "onnxruntime" and "runtime" not in eager.provenance()
+    assert onnx.provenance()["runtime"] == "onnxruntime"
+    assert "runtime" not in eager.provenance()
     assert onnx.cache_key(SHALLOW) != eager.cache_key(SHALLOW)
     shallow, deep = onnx.evaluate(SHALLOW), onnx.evaluate(DEEP)
     assert deep.value > 1.3 * shallow.value > 0
@@ -303,7 +309,8 @@ def test_onnxruntime_times_the_exported_model_with_the_same_scheme(tmp_path) -> 
         **FAST_TABLE,
     )
     values = [predicted.evaluate(a).value for a in space]
-    assert values == sorted(values) and values[0] > 0
+    assert values == sorted(values)
+    assert values[0] > 0
     assert predicted.provenance()["runtime"] == "onnxruntime"
 
 

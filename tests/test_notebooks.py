@@ -55,7 +55,8 @@ def test_notebook_is_committed_without_outputs(path: Path) -> None:
     notebook = nbformat.read(path, as_version=4)
     for cell in notebook.cells:
         if cell.cell_type == "code":
-            assert not cell.outputs and cell.execution_count is None, f"{path.name} has outputs"
+            assert not cell.outputs, f"{path.name} has outputs"
+            assert cell.execution_count is None, f"{path.name} has outputs"
 
 
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)

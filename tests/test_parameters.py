@@ -49,6 +49,7 @@ def test_bort_known_counts() -> None:
 def test_proxy_reports_the_chosen_count_and_keeps_the_other() -> None:
     full = ParameterProxy().evaluate(BORT)
     bare = ParameterProxy(include_embeddings=False).evaluate(BORT)
-    assert full.value == 76_158_976 and bare.value == 24_158_208
+    assert full.value == 76_158_976
+    assert bare.value == 24_158_208
     assert full.details == bare.details == {"total": 76_158_976, "without_embeddings": 24_158_208}
     assert full.provenance != bare.provenance

@@ -73,7 +73,8 @@ def test_config_defaults_are_borts_recipe_and_tokens_set_the_steps() -> None:
     assert (config.mlm_weight, config.distillation_weight, config.temperature) == (0.1, 0.5, 2.0)
     assert config.learning_rate == 1e-4
     assert PretrainConfig(arch="a", out="x", tokens=10_000, batch_size=8).total_steps == 10
-    assert "out" not in config.identity() and "seed" in config.identity()
+    assert "out" not in config.identity()
+    assert "seed" in config.identity()
     with pytest.raises(PretrainError, match="warmup"):
         PretrainConfig(arch="a", out="x", warmup=1.5)
 
@@ -109,7 +110,8 @@ def test_default_teacher_run_writes_a_folder_transformers_and_finetune_load(
     from transformers import AutoModelForMaskedLM, AutoTokenizer
 
     result = run(tmp_path, corpus)
-    assert result.mode == "embeddings" and result.steps == 12
+    assert result.mode == "embeddings"
+    assert result.steps == 12
     out = tmp_path / "run"
     lines = [json.loads(x) for x in (out / "metrics.jsonl").read_text().splitlines()]
     assert [r["step"] for r in lines] == list(range(1, 13))
@@ -117,7 +119,8 @@ def test_default_teacher_run_writes_a_folder_transformers_and_finetune_load(
     assert (out / "loss.png").stat().st_size > 1000
     model = AutoModelForMaskedLM.from_pretrained(out)
     tokenizer = AutoTokenizer.from_pretrained(out)
-    assert model.config.num_hidden_layers == 2 and model.config.vocab_size == len(tokenizer)
+    assert model.config.num_hidden_layers == 2
+    assert model.config.vocab_size == len(tokenizer)
     inputs = tokenizer(["In the beginning"], return_tensors="pt", return_token_type_ids=False)
     assert inputs["input_ids"][0, 0] == tokenizer.cls_token_id  # framed as in pretraining
     assert model(**inputs).logits.shape[-1] == len(tokenizer)
@@ -136,7 +139,8 @@ def test_teacher_with_a_masked_lm_head_gets_borts_kl_recipe(tmp_path, corpus) ->
     from transformers import BertConfig, BertForMaskedLM
 
     first = run(tmp_path, corpus, "student", teacher="none", steps=3)
-    assert first.mode == "mlm" and first.metrics[0]["distillation"] is None
+    assert first.mode == "mlm"
+    assert first.metrics[0]["distillation"] is None
     teacher = tmp_path / "teacher"
     config = BertConfig.from_pretrained(tmp_path / "student")
     BertForMaskedLM(config).save_pretrained(teacher)
@@ -186,4 +190,6 @@ def test_bad_inputs_are_one_line_and_exit_2(tmp_path, corpus, capsys, case, frag
     }.get(case) or _damaged_checkpoint(tmp_path, corpus)
     assert main(args + extra) == 2
     error = capsys.readouterr().err.strip()
-    assert fragment in error and len(error.splitlines()) == 1 and "Traceback" not in error
+    assert fragment in error
+    assert len(error.splitlines()) == 1
+    assert "Traceback" not in error

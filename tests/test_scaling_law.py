@@ -104,7 +104,8 @@ def test_apply_law_keeps_the_measured_error_and_has_no_seed_noise():
         1.69 + 406.4 / 23_108_608**0.34 + 410.7 / 2e10**0.28
     )
     assert ranked["error_model_std"].tolist() == [0.0]
-    assert summary["model"] == "law" and summary["name"] == "hoffmann2022"
+    assert summary["model"] == "law"
+    assert summary["name"] == "hoffmann2022"
     assert summary["budget_tokens"] == 2e10
     untrained, _ = apply_law(table.drop(columns="error"))
     assert untrained["error_measured"].isna().all()

@@ -94,14 +94,16 @@ def test_study_holds_one_trial_per_candidate_and_theta(tmp_path: Path) -> None:
         depth = trial.user_attrs["architecture"]["depth"]
         assert trial.user_attrs["theta_index"] == (1 if depth == 1 else 0)
     winners = result.table.set_index("D")["theta_learning_rate"]
-    assert set(winners.loc[1]) == {3e-3} and 3e-3 not in set(winners.drop(index=1))
+    assert set(winners.loc[1]) == {3e-3}
+    assert 3e-3 not in set(winners.drop(index=1))
 
 
 def test_rerun_reuses_every_stored_value(tmp_path: Path) -> None:
     first = search(_config(tmp_path), proxies=_proxies())
     error = FormulaError()
     second = search(_config(tmp_path), proxies=_proxies(error))
-    assert error.calls == 0 and second.cost.training_steps == 0
+    assert error.calls == 0
+    assert second.cost.training_steps == 0
     assert second.study_training_steps == first.study_training_steps
     assert second.pick == first.pick
     assert second.table["error"].tolist() == first.table["error"].tolist()
@@ -117,7 +119,8 @@ def test_interrupted_search_resumes_without_repeating(tmp_path: Path) -> None:
     trained = trained_count(load_space("tiny"))
     assert interrupted.calls + resumed_error.calls == trained
     clean = search(_config(tmp_path / "clean"), proxies=_proxies())
-    assert resumed.pick == clean.pick and len(resumed.table) == trained
+    assert resumed.pick == clean.pick
+    assert len(resumed.table) == trained
     study = open_study(open_storage(resumed.storage), resumed.study_name, None)
     assert len(theta_trials(study)) == 2 * trained
 
@@ -234,7 +237,8 @@ def test_opening_a_store_while_another_process_creates_its_tables_retries(
     monkeypatch.setattr(store, "RDBStorage", racing)
     monkeypatch.setattr(store.time, "sleep", lambda seconds: None)
     storage = store.open_storage(f"sqlite:///{tmp_path / 'study.db'}")
-    assert calls["n"] == 2 and storage is not None
+    assert calls["n"] == 2
+    assert storage is not None
 
 
 def test_a_store_opened_while_another_worker_writes_to_it_waits_for_the_lock(
@@ -267,7 +271,8 @@ def test_a_store_opened_while_another_worker_writes_to_it_waits_for_the_lock(
         study = open_study(storage, "after-the-writer", optuna.samplers.RandomSampler())
     finally:
         thread.join()
-    assert committed == ["yes"] and study.study_name == "after-the-writer"
+    assert committed == ["yes"]
+    assert study.study_name == "after-the-writer"
     assert sqlite3.connect(path).execute("PRAGMA journal_mode").fetchone() == ("wal",)
 
 
@@ -283,7 +288,8 @@ def test_a_diverged_theta_is_skipped_not_the_candidate(tmp_path: Path) -> None:
             )
 
     result = search(_config(tmp_path), proxies=_proxies(OneThetaDiverges()))
-    assert len(result.table) == trained_count(load_space("tiny")) and not result.failed
+    assert len(result.table) == trained_count(load_space("tiny"))
+    assert not result.failed
     study = open_study(open_storage(result.storage), result.study_name, None)
     assert len(theta_trials(study)) == len(result.table)  # the diverged θ is not a trial
 

@@ -79,11 +79,13 @@ def test_measured_reading_by_hand():
     assert row["pick"] == "D2-A4-H512-I256"
     assert row["pick_w"] == pytest.approx(1.28)
     assert row["tie_band"] == 1  # seed sd 1e-4: nothing else within noise
-    assert row["bort_released_rank"] == 4 and row["bort_paper_rank"] == 2
+    assert row["bort_released_rank"] == 4
+    assert row["bort_paper_rank"] == 2
     assert row["bort_released_w_share"] == pytest.approx(0.9 / 1.28)
     assert row["bort_paper_w_share"] == pytest.approx((0.49 / 0.45) / 1.28)
     assert row["bort_released_error_cut"] == pytest.approx(1 - 0.9 / 1.28)
-    assert row["ranked"] == row["of"] == 4 and row["T"] == "D12-A16-H1024-I3072"
+    assert row["ranked"] == row["of"] == 4
+    assert row["T"] == "D12-A16-H1024-I3072"
 
 
 def test_the_second_t_changes_w_and_the_pick():
@@ -91,8 +93,10 @@ def test_the_second_t_changes_w_and_the_pick():
     table = _table()
     small, large = sensitivity_rows(table, [T_MAX, T_LARGE], [measured_reading(table)])
     assert small["T"] != large["T"] == "D24-A16-H1024-I4096"
-    assert large["pick"] == "D2-A4-H512-I256" and large["pick_w"] == pytest.approx(1.62)
-    assert large["bort_paper_rank"] == 2 and large["bort_released_rank"] == 3
+    assert large["pick"] == "D2-A4-H512-I256"
+    assert large["pick_w"] == pytest.approx(1.62)
+    assert large["bort_paper_rank"] == 2
+    assert large["bort_released_rank"] == 3
 
 
 def test_fitted_reading_uses_the_models_values_and_noise():
@@ -104,8 +108,10 @@ def test_fitted_reading_uses_the_models_values_and_noise():
     assert [r.kind for r in readings] == ["measured", "fitted", "law"]
     rows = sensitivity_rows(table, [T_MAX], readings)
     assert rows[0]["pick"] == "D2-A4-H512-I256"  # measured ê unchanged
-    assert rows[1]["pick"] == "D4-A8-H1024-I768" and rows[1]["bort_released_rank"] == 1
-    assert rows[1]["pick_w"] == pytest.approx(1.8) and rows[1]["tie_band"] == 1
+    assert rows[1]["pick"] == "D4-A8-H1024-I768"
+    assert rows[1]["bort_released_rank"] == 1
+    assert rows[1]["pick_w"] == pytest.approx(1.8)
+    assert rows[1]["tie_band"] == 1
 
 
 def test_a_law_ranked_table_is_not_read_as_fitted_and_untrained_rows_are_not_measured():
@@ -115,9 +121,11 @@ def test_a_law_ranked_table_is_not_read_as_fitted_and_untrained_rows_are_not_mea
     assert [r.kind for r in error_readings(untrained, budgets=[1e10])] == ["law"]
     partly = _table(error_measured=[0.5, np.nan, 0.45, 0.52])
     reading = measured_reading(partly)
-    assert len(reading.errors) == 3 and reading.note == "covers 3 of 4 candidates"
+    assert len(reading.errors) == 3
+    assert reading.note == "covers 3 of 4 candidates"
     [row] = sensitivity_rows(partly, [T_MAX], [reading])
-    assert row["ranked"] == 3 and row["bort_released_rank"] is None
+    assert row["ranked"] == 3
+    assert row["bort_released_rank"] is None
 
 
 def test_law_reading_ranks_with_the_laws_error():
@@ -134,7 +142,8 @@ def test_law_reading_ranks_with_the_laws_error():
     assert row["pick_w"] == pytest.approx(w[best])
     order = sorted(w, key=w.get, reverse=True)
     assert row["bort_released_rank"] == order.index(RELEASED) + 1
-    assert row["reading"] == "hoffmann2022 @ converged" and row["budget_tokens"] == math.inf
+    assert row["reading"] == "hoffmann2022 @ converged"
+    assert row["budget_tokens"] == math.inf
     assert row["tie_band"] == 1  # no seed noise in a law, no latency spread here
 
 
@@ -153,11 +162,15 @@ def test_reference_csv_ranks_only_the_shapes_it_covers(tmp_path):
     path.write_text("\n".join(lines) + "\n", encoding="utf-8")
     table = _table()
     [reading] = reference_readings(table, path)
-    assert reading.name == "reference (mlm)" and len(reading.errors) == 3
+    assert reading.name == "reference (mlm)"
+    assert len(reading.errors) == 3
     assert reading.errors[Architecture(*RELEASED).id] == pytest.approx(0.2)
     [row] = sensitivity_rows(table, [T_MAX], [reading])
-    assert row["ranked"] == 3 and row["of"] == 4 and "3 of 4" in row["note"]
-    assert row["pick"] == "D4-A8-H1024-I768" and row["bort_released_rank"] == 1
+    assert row["ranked"] == 3
+    assert row["of"] == 4
+    assert "3 of 4" in row["note"]
+    assert row["pick"] == "D4-A8-H1024-I768"
+    assert row["bort_released_rank"] == 1
     assert row["bort_paper_rank"] is None
     with pytest.raises(DataError, match="not found"):
         reference_readings(table, tmp_path / "missing.csv")
@@ -176,22 +189,26 @@ def test_table_has_a_row_per_reading_and_t_and_prints(capsys):
     ]
     print_sensitivity(frame.to_dict("records"))
     out = capsys.readouterr().out
-    assert "D2-A4-H512-I256" in out and "4/4" in out
+    assert "D2-A4-H512-I256" in out
+    assert "4/4" in out
 
 
 def test_budget_curve_rows_and_plot(tmp_path):
     table = _table()
     budgets = [1e7, 1e9, 1e11, math.inf]
     curve = budget_curve(table, [T_MAX, T_LARGE], "besiroglu2024", budgets)
-    assert len(curve) == 8 and set(curve["law"]) == {"besiroglu2024"}
+    assert len(curve) == 8
+    assert set(curve["law"]) == {"besiroglu2024"}
     [converged] = sensitivity_rows(table, [T_MAX], law_readings(table, "besiroglu2024", [math.inf]))
     last = curve[(curve["budget_tokens"] == math.inf) & (curve["T"] == converged["T"])].iloc[0]
-    assert last["pick"] == converged["pick"] and last["pick_w"] == converged["pick_w"]
+    assert last["pick"] == converged["pick"]
+    assert last["pick_w"] == converged["pick_w"]
     # W falls as the budget shrinks (every ê grows by the same B / D^β).
     w = curve[curve["T"] == converged["T"]]["pick_w"].to_numpy()
     assert np.all(np.diff(w) > 0)
     path = plot_budget_curve(curve, tmp_path / "budget_curve.png")
-    assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and path.stat().st_size > 10_000
+    assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert path.stat().st_size > 10_000
 
 
 def test_fitted_reading_has_the_searchs_band_on_a_real_search_table():

@@ -20,7 +20,9 @@ def test_builtins_exist_and_bert_large_holds_the_paper_points() -> None:
         assert point in space
     assert BERT_LARGE not in space
     wide = load_space("bert-large-wide")
-    assert wide.size == 630 and BERT_LARGE in wide and BORT in wide
+    assert wide.size == 630
+    assert BERT_LARGE in wide
+    assert BORT in wide
     assert BORT in load_space("bort-neighbourhood")
     assert all(a.hidden % a.heads == 0 for a in space.candidates)
 

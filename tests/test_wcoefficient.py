@@ -40,7 +40,9 @@ def test_exponents_weigh_each_factor() -> None:
 
 def test_candidates_larger_or_slower_than_t_clip_to_zero() -> None:
     w = _w([120.0, 50.0, 50.0], [10.0, 45.0, 10.0], [0.5, 0.5, 0.5])
-    assert w[0] == 0.0 and w[1] == 0.0 and w[2] > 0
+    assert w[0] == 0.0
+    assert w[1] == 0.0
+    assert w[2] > 0
 
 
 def test_error_is_floored_so_w_stays_finite() -> None:
