@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from bortnas.core.errors import DataError
-from bortnas.core.files import atomic_path, content_digest, default_cache_dir
+from bortnas.core.files import atomic_path, cache_path
 from bortnas.core.hf import checkpoint_fingerprint, load_local, shipped_minilm_folder
 
 if TYPE_CHECKING:
@@ -121,11 +121,7 @@ class EmbeddingStore:
 
     def __init__(self, teacher: EmbeddingTeacher, key: str) -> None:
         self.teacher = teacher
-        self.path = (
-            default_cache_dir()
-            / "teacher"
-            / f"embeddings-{content_digest([teacher.id, key], 24)}.npz"
-        )
+        self.path = cache_path("teacher", [teacher.id, key], prefix="embeddings-", suffix=".npz")
         self._rows: dict[str, np.ndarray] = {}
         try:
             with np.load(self.path, allow_pickle=False) as stored:

@@ -26,6 +26,16 @@ def content_digest(payload: Any, length: int = 64) -> str:
     return hashlib.sha256(text.encode()).hexdigest()[:length]
 
 
+def cache_path(
+    kind: str, payload: Any, *, prefix: str = "", suffix: str = "", length: int = 24
+) -> Path:
+    """Where a content-addressed artefact of `kind` lives: `default_cache_dir()/kind/` and a name
+    made of `prefix`, the `content_digest` of `payload` and `suffix`. Every cache (corpus,
+    tokenizers, teacher embeddings, fine-tuned teachers) names its files this one way, so changed
+    content never meets a stale file."""
+    return default_cache_dir() / kind / f"{prefix}{content_digest(payload, length)}{suffix}"
+
+
 def default_cache_dir() -> Path:
     """`$BORTNAS_CACHE`, else `$XDG_CACHE_HOME/bortnas`, else `~/.cache/bortnas`."""
     if "BORTNAS_CACHE" in os.environ:

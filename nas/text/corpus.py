@@ -31,7 +31,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ..core.errors import DataError
-from ..core.files import default_cache_dir, write_json_atomic
+from ..core.files import cache_path, write_json_atomic
 from .wordnet import PARTS, WORDNET_DIR, data_path, synsets
 
 FORTUNES_DIR = Path("/usr/share/games/fortunes")
@@ -211,10 +211,10 @@ def load_corpus(path: str | Path | None = None, *, cache: bool = True) -> Corpus
         raw = {"user": _user_raw(resolved)}
         source = f"user:{resolved.resolve()}"
     key = _raw_key(raw)
-    cache_path = default_cache_dir() / "corpus" / f"{key}.json"
+    stored_at = cache_path("corpus", key, suffix=".json")
     if cache:
         try:
-            stored = json.loads(cache_path.read_text(encoding="utf-8"))
+            stored = json.loads(stored_at.read_text(encoding="utf-8"))
             corpus = Corpus(
                 train=tuple(stored["train"]), held_out=tuple(stored["held_out"]), source=source
             )
@@ -231,6 +231,6 @@ def load_corpus(path: str | Path | None = None, *, cache: bool = True) -> Corpus
         )
     if cache:
         write_json_atomic(
-            cache_path, {"id": corpus.id, "train": corpus.train, "held_out": corpus.held_out}
+            stored_at, {"id": corpus.id, "train": corpus.train, "held_out": corpus.held_out}
         )
     return corpus

@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from ..core.errors import DataError
-from ..core.files import atomic_path, content_digest, default_cache_dir
+from ..core.files import atomic_path, cache_path, content_digest
 from ..core.hf import load_local
 
 if TYPE_CHECKING:
@@ -123,8 +123,9 @@ def train_bpe(
     }
     if content_id is None:
         content_id = content_digest(list(texts), 16)
-    recipe_id = content_digest(recipe, 8)
-    path = default_cache_dir() / "tokenizers" / f"bpe{vocab_size}-{recipe_id}-{content_id}.json"
+    path = cache_path(
+        "tokenizers", [recipe, content_id], prefix=f"bpe{vocab_size}-", suffix=".json"
+    )
     if cache and path.is_file():
         try:
             return Tokenizer.from_file(str(path))
