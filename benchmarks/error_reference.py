@@ -388,9 +388,9 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     started = time.time()
 
-    from bortnas.proxies.training import resolve_training_device
+    from bortnas.core.device import resolve_device
 
-    device = resolve_training_device(args.device)
+    device = resolve_device(args.device)
     base = DEFAULTS["cuda" if device.startswith("cuda") else "cpu"]
 
     def rate_list(text: str | None, default: tuple[float, ...]) -> tuple[float, ...]:

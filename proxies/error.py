@@ -28,6 +28,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from bortnas.core.device import resolve_device
 from bortnas.core.errors import DataError
 from bortnas.core.theta import SEARCH_FIELDS, Hyperparameters
 from bortnas.text.corpus import Corpus, load_corpus
@@ -48,7 +49,6 @@ from .training import (
     VERSION,
     ProxySettingError,
     check_error_loss,
-    resolve_training_device,
     scaled_width,
 )
 
@@ -127,7 +127,7 @@ class DistillationErrorProxy(Proxy):
         self.initializer_range = initializer_range
         self.mask_probability, self.temperature = mask_probability, temperature
         self.threads = threads
-        self.device = resolve_training_device(device)
+        self.device = resolve_device(device)
         # Check the user's paths now, so a typo fails before any work.
         if isinstance(corpus, (str, Path)) and not Path(corpus).expanduser().exists():
             raise DataError(f"{corpus}: corpus not found (give a text file or a folder of .txt)")

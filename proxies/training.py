@@ -61,10 +61,3 @@ def scaled_width(architecture: Architecture, width_scale: float) -> tuple[int, i
     heads = architecture.heads
     head = math.ceil(architecture.hidden / width_scale / heads)
     return head * heads, max(1, round(architecture.intermediate / width_scale))
-
-
-def resolve_training_device(device: str) -> str:
-    """cpu, cuda or auto (CUDA when torch sees a GPU, else the CPU): the shared device rule."""
-    from bortnas.core.device import resolve_device
-
-    return resolve_device(device)

@@ -104,18 +104,18 @@ def test_theta_replicas_give_the_values_of_each_theta_alone(corpus_file, mode) -
 @pytest.mark.skipif(torch.cuda.is_available(), reason="needs a machine without a CUDA GPU")
 def test_auto_device_falls_back_to_the_cpu_with_a_notice(capsys) -> None:
     from bortnas.core import device
-    from bortnas.proxies.training import resolve_training_device
+    from bortnas.core.device import resolve_device
 
     device._NOTICES.clear()
-    assert resolve_training_device("auto") == "cpu"
+    assert resolve_device("auto") == "cpu"
     assert "no CUDA GPU" in capsys.readouterr().err
 
 
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU (not in CI)")
 def test_auto_device_takes_the_gpu_when_there_is_one() -> None:
-    from bortnas.proxies.training import resolve_training_device
+    from bortnas.core.device import resolve_device
 
-    assert resolve_training_device("auto") == "cuda"
+    assert resolve_device("auto") == "cuda"
 
 
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU (not in CI)")

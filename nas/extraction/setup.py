@@ -60,9 +60,9 @@ def build_proxies(space: SearchSpace, config: SearchConfig, steps: int) -> dict[
         if getattr(config, source) is not None:
             latency_knobs[target] = getattr(config, source)
     if config.device != "cpu":
-        from bortnas.proxies.training import resolve_training_device
+        from ..core.device import resolve_device
 
-        latency_knobs["device"] = resolve_training_device(config.device)
+        latency_knobs["device"] = resolve_device(config.device)
     if config.latency == "predicted":
         latency_knobs.update(space=space, cache=None, refresh=config.remeasure)
     try:

@@ -15,8 +15,7 @@ from typing import Any
 import torch
 import torch.distributed as dist
 
-from bortnas.proxies.training import resolve_training_device
-
+from ..core.device import resolve_device
 from .config import PretrainError
 
 
@@ -65,7 +64,7 @@ def join(device: str) -> Cluster:
     """Join torchrun's process group when launched by it; pick this process's device."""
     world = int(os.environ.get("WORLD_SIZE", "1"))
     rank = int(os.environ.get("RANK", "0"))
-    resolved = resolve_training_device(device)
+    resolved = resolve_device(device)
     if world == 1:
         return Cluster(0, 1, torch.device(resolved))
     local = int(os.environ.get("LOCAL_RANK", "0"))
