@@ -25,6 +25,7 @@ import argparse
 import statistics
 import sys
 import time
+from dataclasses import replace
 from pathlib import Path
 
 import torch
@@ -34,6 +35,7 @@ from bortnas.core.hf import shipped_minilm_folder
 from bortnas.core.theta import grid
 from bortnas.finetuning.agora import agora, finetune_plain
 from bortnas.finetuning.classification import finetuned_teacher
+from bortnas.finetuning.config import AgoraConfig
 from bortnas.finetuning.tasks import load_task
 from bortnas.pretraining import PretrainConfig, pretrain
 
@@ -87,7 +89,9 @@ def main() -> None:
     parser.add_argument("--pretrain-steps", type=int, default=1000)
     parser.add_argument("--work", default="/tmp/bortnas-agora-pretrained")
     parser.add_argument("--threads", type=int, default=2)
-    parser.add_argument("--min-teacher-accuracy", type=float, default=2 / 3)
+    parser.add_argument(
+        "--min-teacher-accuracy", type=float, default=AgoraConfig().min_teacher_accuracy
+    )
     args = parser.parse_args()
     seeds = args.seeds or ([0, 1] if args.quick else [0, 1, 2, 3, 4])
     train_size = args.train_size or (100 if args.quick else 300)
@@ -122,20 +126,24 @@ def main() -> None:
         for student_name, student in students.items():
             scores: dict[str, list[float]] = {m: [] for m in METHODS}
             steps: dict[str, list[int]] = {m: [] for m in METHODS}
-            common = {"num_labels": task.num_labels, "progress": False, "max_length": 64}
-            gate = {"min_teacher_accuracy": args.min_teacher_accuracy}
             for seed in seeds:
-                result = agora(
-                    student, teacher, task.train, task.eval, thetas, seed=seed, **gate, **common
+                settings = AgoraConfig(
+                    thetas=thetas,
+                    num_labels=task.num_labels,
+                    min_teacher_accuracy=args.min_teacher_accuracy,
+                    seed=seed,
                 )
-                runs = {"agora": result}
-                runs["plain"] = finetune_plain(
-                    student, task.train, task.eval, thetas[0], seed=seed, **common
-                )
-                runs["plain-matched"] = finetune_plain(
-                    student, task.train, task.eval, thetas[0], total_steps=result.steps,
-                    seed=seed, **common,
-                )  # fmt: skip
+                result = agora(student, teacher, task.train, task.eval, settings, progress=False)
+                matched = replace(settings, total_steps=result.steps)  # plain: Θ's first θ
+                runs = {
+                    "agora": result,
+                    "plain": finetune_plain(
+                        student, task.train, task.eval, settings, progress=False
+                    ),
+                    "plain-matched": finetune_plain(
+                        student, task.train, task.eval, matched, progress=False
+                    ),
+                }
                 for method in METHODS:
                     scores[method].append(runs[method].accuracy(task.test))
                     steps[method].append(runs[method].steps)

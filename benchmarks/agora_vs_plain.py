@@ -23,12 +23,14 @@ from __future__ import annotations
 import argparse
 import statistics
 import time
+from dataclasses import replace
 
 import torch
 
 from bortnas.core.architecture import Architecture
 from bortnas.finetuning.agora import agora, finetune_plain
 from bortnas.finetuning.classification import finetuned_teacher
+from bortnas.finetuning.config import AgoraConfig
 from bortnas.finetuning.tasks import load_task
 
 STUDENT = Architecture(2, 4, 128, 256, vocab_size=2048, max_positions=128)
@@ -53,23 +55,21 @@ def main() -> None:
         flush=True,
     )
     rows: dict[str, list[tuple[float, float, int, int]]] = {}
-    common = {"num_labels": task.num_labels, "progress": False}
     for seed in args.seeds:
+        settings = AgoraConfig(num_labels=task.num_labels, seed=seed)
         agora_steps = 0
         for name in ("plain", "agora", "halving", "plain-matched"):
             if name == "plain":
-                result = finetune_plain(STUDENT, task.train, task.eval, seed=seed, **common)
+                result = finetune_plain(STUDENT, task.train, task.eval, settings, progress=False)
             elif name == "agora":
-                result = agora(STUDENT, teacher, task.train, task.eval, seed=seed, **common)
+                result = agora(STUDENT, teacher, task.train, task.eval, settings, progress=False)
                 agora_steps = result.steps
             elif name == "halving":
-                result = agora(
-                    STUDENT, teacher, task.train, task.eval, generators=(), seed=seed, **common
-                )
+                halving = replace(settings, generators=())
+                result = agora(STUDENT, teacher, task.train, task.eval, halving, progress=False)
             else:  # the default θ for as many optimizer steps as Agora took in all
-                result = finetune_plain(
-                    STUDENT, task.train, task.eval, total_steps=agora_steps, seed=seed, **common
-                )
+                matched = replace(settings, total_steps=agora_steps)
+                result = finetune_plain(STUDENT, task.train, task.eval, matched, progress=False)
             test = result.accuracy(task.test)
             rows.setdefault(name, []).append(
                 (test, result.eval_accuracy, result.steps, result.examples)

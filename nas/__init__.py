@@ -38,6 +38,7 @@ _LAZY = {
     "pretrain": "bortnas.pretraining",
     "PretrainConfig": "bortnas.pretraining",
     "agora": "bortnas.finetuning.agora",
+    "AgoraConfig": "bortnas.finetuning.config",
     "finetune_plain": "bortnas.finetuning.agora",
     "FinetuneResult": "bortnas.finetuning.agora",
     "load_task": "bortnas.finetuning.tasks",

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -17,6 +18,7 @@ from bortnas.core.errors import DataError, StoreError
 from bortnas.extraction.export import export_architecture
 from bortnas.finetuning.agora import agora, finetune_plain
 from bortnas.finetuning.classification import build_student, classifier_tokenizer, train_classifier
+from bortnas.finetuning.config import AgoraConfig
 from bortnas.finetuning.tasks import load_task, table_examples
 from bortnas.finetuning.teacher import ClassifierTeacher, load_classifier_teacher
 from bortnas.finetuning.theta import (
@@ -31,7 +33,12 @@ from bortnas.finetuning.theta import (
 
 ARCH = Architecture(1, 2, 32, 64, vocab_size=512, max_positions=64)
 EIGHT = grid(learning_rate=[1e-3, 3e-3], batch_size=[16, 32], seed=[0, 1], epochs=1)
-FAST = {"vocab_size": 256, "max_length": 32, "progress": False, "min_teacher_accuracy": 0.0}
+FAST = {"vocab_size": 256, "max_length": 32, "min_teacher_accuracy": 0.0}
+
+
+def fast(thetas, **settings) -> AgoraConfig:
+    """A tiny run's settings: Θ as given, short texts, a small BPE, any teacher accepted."""
+    return AgoraConfig(thetas=tuple(thetas), **{**FAST, **settings})
 
 
 @pytest.fixture(scope="module", autouse=True)
@@ -77,7 +84,7 @@ def _chain(rule, size: int) -> list[list[Hyperparameters]]:
 
 
 def test_agora_halves_theta_each_round_and_keeps_the_best(task, teacher) -> None:
-    result = agora(ARCH, teacher, task.train, task.eval, EIGHT, patience=None, **FAST)
+    result = agora(ARCH, teacher, task.train, task.eval, fast(EIGHT, patience=None), progress=False)
     assert [len(r.results) for r in result.rounds] == [8, 4, 2, 1]
     assert [r.survivors for r in result.rounds] == [4, 2, 1, 1]
     for before, after in zip(result.rounds, result.rounds[1:], strict=False):
@@ -91,7 +98,8 @@ def test_agora_halves_theta_each_round_and_keeps_the_best(task, teacher) -> None
 
 
 def test_generated_examples_are_new_and_carry_teacher_labels(task, teacher) -> None:
-    result = agora(ARCH, teacher, task.train, task.eval, EIGHT[:4], patience=None, **FAST)
+    settings = fast(EIGHT[:4], patience=None)
+    result = agora(ARCH, teacher, task.train, task.eval, settings, progress=False)
     assert result.generated, "a tiny student after one epoch must make eval mistakes"
     texts = [t for t, _ in result.generated]
     assert [y for _, y in result.generated] == teacher.label(texts)[0]
@@ -123,14 +131,15 @@ def test_the_test_split_never_reaches_training_or_selection(task, teacher, monke
     monkeypatch.setattr(rounds_module, "train_classifier", spy_train)
     monkeypatch.setattr(rounds_module, "evaluate", spy_evaluate)
     monkeypatch.setattr(ClassifierTeacher, "label", spy_label)
-    result = agora(ARCH, teacher, task.train, task.eval, EIGHT[:2], patience=None, **FAST)
+    settings = fast(EIGHT[:2], patience=None)
+    result = agora(ARCH, teacher, task.train, task.eval, settings, progress=False)
     assert seen and set(task.train.texts) <= seen and set(task.eval.texts) <= seen
     assert not seen & set(task.test.texts)
     # the walls themselves
     with pytest.raises(DataError, match="test split"):
-        train_classifier(result.model, result.tokenizer, task.test, EIGHT[0], seed=0)
+        train_classifier(result.model, result.tokenizer, task.test, EIGHT[0], seed=0, max_length=32)
     with pytest.raises(DataError, match="test split"):
-        agora(ARCH, teacher, task.train, task.test, EIGHT[:2], **FAST)
+        agora(ARCH, teacher, task.train, task.test, fast(EIGHT[:2]), progress=False)
     # the splits are disjoint, and the test split does not move with the train size
     texts = [set(split.texts) for split in task.splits]
     assert not (texts[0] & texts[1] or texts[0] & texts[2] or texts[1] & texts[2])
@@ -138,7 +147,8 @@ def test_the_test_split_never_reaches_training_or_selection(task, teacher, monke
 
 
 def test_resume_after_a_crash_continues_from_the_last_round(task, teacher, tmp_path) -> None:
-    reference = agora(ARCH, teacher, task.train, task.eval, EIGHT, patience=None, **FAST)
+    settings = fast(EIGHT, patience=None)
+    reference = agora(ARCH, teacher, task.train, task.eval, settings, progress=False)
 
     def crash_after_second_round(log) -> None:
         if log.round == 1:
@@ -151,11 +161,10 @@ def test_resume_after_a_crash_continues_from_the_last_round(task, teacher, tmp_p
             teacher,
             task.train,
             task.eval,
-            EIGHT,
-            patience=None,
+            settings,
             out=run,
+            progress=False,
             on_round_end=crash_after_second_round,
-            **FAST,
         )
     state = json.loads((run / "state.json").read_text())
     assert state["next_round"] == 2 and len(state["survivors"]) == 2
@@ -165,11 +174,10 @@ def test_resume_after_a_crash_continues_from_the_last_round(task, teacher, tmp_p
         teacher,
         task.train,
         task.eval,
-        EIGHT,
-        patience=None,
+        settings,
         out=run,
+        progress=False,
         on_round_end=resumed_rounds.append,
-        **FAST,
     )
     assert [log.round for log in resumed_rounds] == [2, 3]  # rounds 0 and 1 were not redone
     assert [r.results for r in resumed.rounds] == [r.results for r in reference.rounds]
@@ -177,19 +185,14 @@ def test_resume_after_a_crash_continues_from_the_last_round(task, teacher, tmp_p
     assert resumed.accuracy(task.test) == reference.accuracy(task.test)
     assert len(list(run.glob("best-round*"))) == 1
     with pytest.raises(StoreError, match="different run"):
-        agora(ARCH, teacher, task.train, task.eval, EIGHT, seed=1, out=run, **FAST)
+        agora(ARCH, teacher, task.train, task.eval, fast(EIGHT, seed=1), out=run, progress=False)
 
 
-def test_plain_trains_one_theta_once_with_a_step_budget(task) -> None:
-    result = finetune_plain(
-        ARCH,
-        task.train,
-        task.eval,
-        EIGHT[0],
-        total_steps=7,
-        **{k: v for k, v in FAST.items() if k != "min_teacher_accuracy"},
-    )
+def test_plain_trains_thetas_first_once_with_a_step_budget(task) -> None:
+    settings = fast(EIGHT, total_steps=7, replay_rounds=2, min_teacher_accuracy=0.9)
+    result = finetune_plain(ARCH, task.train, task.eval, settings, progress=False)
     assert len(result.rounds) == 1 and result.steps == 7 and not result.generated
+    assert result.best_theta == EIGHT[0] and result.algorithm == "plain"
 
 
 def test_theta_files(tmp_path) -> None:
@@ -301,6 +304,9 @@ def test_cli_agora_end_to_end_with_a_checkpoint_teacher(task, teacher, tmp_path,
         (["--data", "wordnet", "--theta", "/nonexistent.toml"], "no such Θ file"),
         (["--data", "wordnet", "--student", "/nonexistent.json"], "no such architecture file"),
         (["--data", "wordnet", "--train-size", "0"], "--train-size must be at least 1"),
+        (["--data", "wordnet", "--max-length", "0"], "--max-length must be at least 1"),
+        (["--data", "wordnet", "--threads", "0"], "--threads must be at least 1"),
+        (["--data", "wordnet", "--per-mistake", "0"], "--per-mistake must be at least 1"),
         (["--data", "wordnet", "--generators", "mlm"], "unknown data generator"),
         (["--data", "wordnet", "--train-size", "100000"], "ask for smaller splits"),
     ],
@@ -374,6 +380,24 @@ def test_agora_config_is_frozen_keyword_only_and_documented():
     with pytest.raises(TypeError):
         AgoraConfig("agora")  # type: ignore[misc]
     assert all(f.metadata.get("help") for f in dataclasses.fields(AgoraConfig))
+
+
+def test_agora_config_checks_its_settings_in_one_line():
+    assert AgoraConfig(patience=0).patience is None  # the command line's "never"
+    for settings, fragment in [
+        ({"max_length": 0}, "--max-length must be at least 1"),
+        ({"patience": -1}, "--patience must be at least 0"),
+        ({"generators": ("mlm",)}, "unknown data generator"),
+        ({"mistakes_from": "test"}, "--mistakes-from must be one of eval, train"),
+        ({"min_teacher_accuracy": 2.0}, "--min-teacher-accuracy must be in [0, 1]"),
+    ]:
+        with pytest.raises(DataError, match=re.escape(fragment)):
+            AgoraConfig(**settings)
+    with pytest.raises(ThetaError, match="unknown pruning rule"):
+        AgoraConfig(prune="best")
+    plain = AgoraConfig(thetas=EIGHT, seed=3, replay_rounds=2).plain()
+    assert plain.thetas == (EIGHT[0],) and plain.seed == 3 and plain.replay_rounds == 0
+    assert (plain.generators, plain.per_mistake, plain.patience) == ((), 0, None)
 
 
 def test_one_lr_schedule_warms_up_then_decays_to_zero():

@@ -6,6 +6,8 @@ theirs from typed signatures). Each field gives one option `--field-name`:
 - metadata `help` (required), and optionally `choices`, `metavar`, `cli` (another option name);
 - `bool`: a flag (`--name` when the default is False, `--no-name` when it is True);
 - `int`, `float`, `str` and `X | None` of them: a typed value, default shown in the help;
+- `tuple[str, ...]`: one comma-separated value (`a,b`; empty gives `()`), whose `choices` are
+  listed in the help and checked by the dataclass (argparse would check the whole tuple);
 - a field without a default: a required option.
 Any other type is a programming error (raised at registration, not at the user).
 """
@@ -20,18 +22,26 @@ from typing import Any, TypeVar
 
 T = TypeVar("T")
 SCALARS = (int, float, str)
-METAVARS = {int: "N", float: "X", str: "TEXT"}
+METAVARS = {int: "N", float: "X", str: "TEXT", tuple: "A,B"}
 
 
 def _scalar(cls: type, spec: Field) -> type:
-    """int, float or str from the field's annotation (`int | None` gives int)."""
+    """bool, int, float, str or tuple (`tuple[str, ...]`) from the field's annotation
+    (`int | None` gives int)."""
     hint = typing.get_type_hints(cls)[spec.name]
     if isinstance(hint, types.UnionType) or typing.get_origin(hint) is typing.Union:
         options = [arg for arg in typing.get_args(hint) if arg is not type(None)]
         hint = options[0] if len(options) == 1 else None
     if hint is bool or hint in SCALARS:
         return hint
+    if hint == tuple[str, ...]:
+        return tuple
     raise TypeError(f"{cls.__name__}.{spec.name}: no command-line form for {hint!r}")
+
+
+def comma_separated(text: str) -> tuple[str, ...]:
+    """`a, b` gives ('a', 'b'); an empty text gives ()."""
+    return tuple(part.strip() for part in text.split(",") if part.strip())
 
 
 def option_name(spec: Field) -> str:
@@ -39,7 +49,7 @@ def option_name(spec: Field) -> str:
 
 
 def add_options(
-    parser: argparse.ArgumentParser,
+    parser: argparse.ArgumentParser | argparse._ArgumentGroup,
     cls: type,
     *,
     skip: tuple[str, ...] = (),
@@ -63,26 +73,28 @@ def add_options(
                 parser.add_argument(name, dest=spec.name, action="store_true", help=help_text)
         else:
             required = spec.default is MISSING and spec.default_factory is MISSING
-            shown = "" if required or default is None else f" (default {default})"
+            listed = spec.metadata.get("choices", (choices or {}).get(spec.name))
+            notes = []
+            if kind is tuple:  # argparse would check the whole tuple: the dataclass checks
+                notes.append("comma-separated" + (f", from {', '.join(listed)}" if listed else ""))
+                listed, default_text = None, ",".join(default or ()) or "none"
+            else:
+                default_text = f"{default:g}" if isinstance(default, float) else str(default)
+            if not required and default is not None:
+                notes.append(f"default {default_text}")
+            shown = f" ({'; '.join(notes)})" if notes else ""
             parser.add_argument(
                 name,
                 dest=spec.name,
-                type=kind,
+                type=comma_separated if kind is tuple else kind,
                 default=default,
                 required=required,
-                choices=spec.metadata.get("choices", (choices or {}).get(spec.name)),
-                metavar=_metavar(spec, kind, choices),
+                choices=listed,
+                metavar=spec.metadata.get("metavar", None if listed else METAVARS[kind]),
                 help=help_text + shown,
             )
         names.append(spec.name)
     return names
-
-
-def _metavar(spec: Field, kind: type, choices: dict[str, list[str]] | None) -> str | None:
-    if "metavar" in spec.metadata:
-        return spec.metadata["metavar"]
-    listed = spec.metadata.get("choices", (choices or {}).get(spec.name))
-    return None if listed else METAVARS[kind]
 
 
 def config_from(args: argparse.Namespace, cls: type[T], **extra: Any) -> T:

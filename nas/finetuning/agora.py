@@ -11,7 +11,7 @@ released. What is known (the author's paper and blog) and implemented here, roun
 5. stop after the round that trains a single θ, or when the best eval accuracy has not improved
    for `patience` rounds; return the best student of all rounds, with a log of every round.
 
-Where the paper is silent we chose, and each choice is a parameter:
+Where the paper is silent we chose, and each choice is a setting of `AgoraConfig`:
 - every round trains each θ from the *same* initial student (seeded by the run seed and θ's
   seed), as the paper's "fine-tune the student under θ" reads; `warm_start=True` instead starts
   from the best student so far;
@@ -33,8 +33,8 @@ rerunning with the same arguments resumes after the last finished round and give
 from __future__ import annotations
 
 import shutil
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Callable
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -44,13 +44,12 @@ from ..core.files import atomic_directory, write_json_atomic
 from ..core.hf import quiet
 from ..core.theta import Hyperparameters, ThetaError
 from ..core.version import bortnas_version
-from .augment import resolve
 from .classification import classifier_tokenizer, evaluate
 from .config import IDENTITY_FIELDS, AgoraConfig
 from .rounds import RoundLog, Run, run_round
 from .tasks import Split
 from .teacher import ClassifierTeacher
-from .theta import DEFAULT_THETA, pruning_rule
+from .theta import pruning_rule
 
 __all__ = ["AgoraConfig", "FinetuneResult", "RoundLog", "agora", "finetune_plain"]
 
@@ -68,12 +67,12 @@ class FinetuneResult:
     eval_accuracy: float
     best_round: int
     rounds: list[RoundLog]
+    max_length: int
     generated: list[tuple[str, int]] = field(default_factory=list)
     steps: int = 0
     examples: int = 0
     teacher_eval_accuracy: float | None = None
     run_dir: Path | None = None
-    max_length: int = 64
 
     def accuracy(self, data: Split) -> float:
         """Accuracy of the chosen student on any split (the caller's test split, typically)."""
@@ -85,50 +84,19 @@ def agora(
     teacher: ClassifierTeacher,
     train: Split,
     evaluation: Split,
-    thetas: Sequence[Hyperparameters] = DEFAULT_THETA,
+    config: AgoraConfig | None = None,
     *,
-    num_labels: int = 2,
-    generators: Sequence[str] = ("synonym", "deletion"),
-    per_mistake: int = 4,
-    prune: str = "halving",
-    patience: int | None = 2,
-    replay_rounds: int = 0,
-    mistakes_from: str = "eval",
-    min_confidence: float = 0.0,
-    min_teacher_accuracy: float = 2 / 3,
-    warm_start: bool = False,
-    seed: int = 0,
-    max_length: int = 64,
-    vocab_size: int = 2048,
     out: str | Path | None = None,
     progress: bool = True,
     on_round_end: Callable[[RoundLog], None] | None = None,
 ) -> FinetuneResult:
-    """Run Agora; `student` is an `Architecture` (random init) or a checkpoint folder.
+    """Run Agora with the settings of `config` (`AgoraConfig()` when None; its `algorithm` is
+    ignored: this is Agora); `student` is an `Architecture` (random init) or a checkpoint folder.
 
-    `generators=()` is an ablation: Θ pruning alone (successive halving), no new data.
-    The settings are those of `AgoraConfig`.
+    `AgoraConfig(generators=())` is an ablation: Θ pruning alone (successive halving), no new data.
     """
-    resolve(generators)
-    config = AgoraConfig(
-        algorithm="agora",
-        thetas=tuple(thetas),
-        num_labels=num_labels,
-        generators=tuple(generators),
-        per_mistake=per_mistake,
-        prune=prune,
-        patience=patience,
-        replay_rounds=replay_rounds,
-        mistakes_from=mistakes_from,
-        min_confidence=min_confidence,
-        min_teacher_accuracy=min_teacher_accuracy,
-        warm_start=warm_start,
-        seed=seed,
-        max_length=max_length,
-        vocab_size=vocab_size,
-    )
     return _finetune(
-        config,
+        replace(config or AgoraConfig(), algorithm="agora"),
         student=student,
         teacher=teacher,
         train=train,
@@ -143,32 +111,15 @@ def finetune_plain(
     student: Architecture | str | Path,
     train: Split,
     evaluation: Split,
-    theta: Hyperparameters | None = None,
+    config: AgoraConfig | None = None,
     *,
-    num_labels: int = 2,
-    total_steps: int | None = None,
-    seed: int = 0,
-    max_length: int = 64,
-    vocab_size: int = 2048,
     out: str | Path | None = None,
     progress: bool = True,
 ) -> FinetuneResult:
-    """Ordinary fine-tuning under one θ (the baseline); `total_steps` overrides θ's epochs."""
-    config = AgoraConfig(
-        algorithm="plain",
-        thetas=(theta or Hyperparameters(),),
-        num_labels=num_labels,
-        generators=(),
-        per_mistake=0,
-        patience=None,
-        min_teacher_accuracy=0.0,
-        seed=seed,
-        max_length=max_length,
-        vocab_size=vocab_size,
-        total_steps=total_steps,
-    )
+    """Ordinary fine-tuning (the baseline): Θ's first θ trained once (`AgoraConfig.plain`);
+    `config.total_steps` overrides θ's epochs."""
     return _finetune(
-        config,
+        (config or AgoraConfig()).plain(),
         student=student,
         teacher=None,
         train=train,
@@ -199,8 +150,6 @@ def _finetune(
     if not thetas:
         raise ThetaError("Θ is empty")
     rule = pruning_rule(config.prune)
-    if config.mistakes_from not in ("eval", "train"):
-        raise DataError(f"mistakes_from must be 'eval' or 'train', not {config.mistakes_from!r}")
     max_length = config.max_length
     init_from = None if isinstance(student, Architecture) else Path(student)
     if init_from is not None:

@@ -31,6 +31,7 @@ from ..core.hf import checkpoint_fingerprint, quiet, shipped_minilm_folder
 from ..core.schedule import linear_warmup_decay
 from ..core.theta import Hyperparameters
 from ..text.tokenizer import train_bpe
+from .config import DEFAULT_MAX_LENGTH
 from .tasks import Split
 from .teacher import (
     ClassifierTeacher,
@@ -53,7 +54,7 @@ class TrainStats:
 CLASSIFIER_SPECIAL_TOKENS = ("[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]")
 
 
-def classifier_tokenizer(texts: tuple[str, ...] | list[str], vocab_size: int = 2048, *, cache=True):
+def classifier_tokenizer(texts: tuple[str, ...] | list[str], vocab_size: int, *, cache=True):
     """A byte-level BPE `PreTrainedTokenizerFast` fit on `texts` (cached by content and size)."""
     from transformers import PreTrainedTokenizerFast
 
@@ -116,7 +117,7 @@ def train_classifier(
     theta: Hyperparameters,
     *,
     seed: int,
-    max_length: int = 64,
+    max_length: int,
     total_steps: int | None = None,
     on_step: Callable[[int, int], None] | None = None,
 ) -> TrainStats:
@@ -171,7 +172,7 @@ def train_classifier(
 
 
 @torch.no_grad()
-def evaluate(model: Any, tokenizer: Any, data: Split, *, max_length: int = 64):
+def evaluate(model: Any, tokenizer: Any, data: Split, *, max_length: int):
     """(accuracy, predicted labels) on a split."""
     predictions = predict_proba(model, tokenizer, data.texts, max_length=max_length).argmax(-1)
     correct = sum(int(p) == y for p, y in zip(predictions.tolist(), data.labels, strict=True))
@@ -203,7 +204,7 @@ def finetuned_teacher(
     num_labels: int,
     *,
     theta: Hyperparameters = TEACHER_THETA,
-    max_length: int = 64,
+    max_length: int = DEFAULT_MAX_LENGTH,
     cache_dir: str | Path | None = None,
     base: str | Path | None = None,
 ) -> ClassifierTeacher:

@@ -1,7 +1,14 @@
-"""The settings of an Agora (or plain fine-tuning) run: one frozen, keyword-only dataclass.
+"""The settings of a fine-tuning run and of the `bortnas finetune` command: frozen, keyword-only
+dataclasses, the only place where a default is written.
 
-Why a dataclass: the run's identity (`state.json`, which decides whether a folder resumes) is
-built from it field by field, so no setting is copied by hand; each field's `help` documents it.
+Why two classes, the second extending the first: `AgoraConfig` is what `agora()` and
+`finetune_plain()` take, and the run's identity (`state.json`, which decides whether a folder
+resumes) is built from it field by field. The command needs more: its inputs (data, student,
+teacher, run folder, Θ's source, split sizes) and how it runs (threads, restart, progress). Those
+are not settings of the algorithm, so they stay out of the Python API and of the identity;
+`FinetuneConfig(AgoraConfig)` adds them, so `bortnas finetune`'s options are generated from one
+class (`bortnas.cli.options`) and a default shared by the API and the command lives once.
+Each field's `help` (and `choices`, `metavar`) documents it, on the command line too.
 """
 
 from __future__ import annotations
@@ -9,12 +16,19 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from ..core.errors import DataError
 from ..core.theta import Hyperparameters
-from .theta import DEFAULT_THETA
+from .augment import GENERATORS, resolve
+from .theta import DEFAULT_THETA, PRUNING_RULES, pruning_rule
+
+#: Tokens per text, for the student, the teacher and every helper that encodes texts.
+DEFAULT_MAX_LENGTH = 64
+ALGORITHMS = ("agora", "plain")
+MISTAKE_SPLITS = ("eval", "train")
 
 
-def _help(text: str) -> dict[str, Any]:
-    return {"help": text}
+def _help(text: str, **extra: Any) -> dict[str, Any]:
+    return {"help": text, **extra}
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -26,7 +40,12 @@ class AgoraConfig:
     display are not settings: they are passed beside the config.
     """
 
-    algorithm: str = field(default="agora", metadata=_help("agora, or plain (the baseline)"))
+    algorithm: str = field(
+        default="agora",
+        metadata=_help(
+            "agora, or plain: the baseline, Θ's first θ trained once", choices=ALGORITHMS
+        ),
+    )
     thetas: tuple[Hyperparameters, ...] = field(
         default=tuple(DEFAULT_THETA),
         metadata=_help("Θ: the hyper-parameter configurations tried (duplicates are dropped)"),
@@ -35,41 +54,152 @@ class AgoraConfig:
     generators: tuple[str, ...] = field(
         default=("synonym", "deletion"),
         metadata=_help(
-            "data generators (`bortnas.finetuning.augment`), cycled; () = Θ pruning alone"
+            "data generators, cycled over the mistakes; empty: Θ pruning alone",
+            choices=tuple(GENERATORS),
         ),
     )
     per_mistake: int = field(default=4, metadata=_help("new texts generated per mistake"))
-    prune: str = field(default="halving", metadata=_help("Θ pruning rule (`theta`)"))
+    prune: str = field(
+        default="halving", metadata=_help("Θ pruning rule", choices=tuple(PRUNING_RULES))
+    )
     patience: int | None = field(
-        default=2, metadata=_help("stop after this many rounds without a better eval accuracy")
+        default=2,
+        metadata=_help("stop after this many rounds without a better eval accuracy; 0: never"),
     )
     replay_rounds: int = field(
-        default=0, metadata=_help("extra rounds once Θ is down to one θ (the paper's replay)")
+        default=0, metadata=_help("the paper's replay: extra rounds once Θ is down to one θ")
     )
     mistakes_from: str = field(
-        default="eval", metadata=_help("split whose mistakes seed new data: eval or train")
+        default="eval",
+        metadata=_help("split whose mistakes seed new data", choices=MISTAKE_SPLITS),
     )
     min_confidence: float = field(
         default=0.0, metadata=_help("drop generated texts the teacher labels less surely")
     )
     min_teacher_accuracy: float = field(
-        default=2 / 3, metadata=_help("eval accuracy the teacher must reach (the paper's 2/3)")
+        default=2 / 3, metadata=_help("eval accuracy the teacher must reach, the paper's 2/3")
     )
     warm_start: bool = field(
         default=False, metadata=_help("start each round from the best student, not from scratch")
     )
-    seed: int = field(default=0, metadata=_help("run seed (student init, data order, generators)"))
-    max_length: int = field(default=64, metadata=_help("tokens per text, longer ones are cut"))
+    seed: int = field(default=0, metadata=_help("run seed: student init, data order, generators"))
+    max_length: int = field(
+        default=DEFAULT_MAX_LENGTH, metadata=_help("tokens per text, longer ones are cut")
+    )
     vocab_size: int = field(
-        default=2048, metadata=_help("size of the student's BPE, trained on the train split")
+        default=2048,
+        metadata=_help(
+            "size of the BPE trained on the train split for a random-init student; a "
+            "checkpoint keeps its own tokenizer"
+        ),
     )
     total_steps: int | None = field(
-        default=None, metadata=_help("training steps per θ; None = θ's epochs")
+        default=None, metadata=_help("training steps per θ (default: θ's epochs)")
     )
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "thetas", tuple(self.thetas))
         object.__setattr__(self, "generators", tuple(self.generators))
+        _at_least(self, 0, "per_mistake", "replay_rounds", "patience")
+        if self.patience == 0:  # the command line's "never"
+            object.__setattr__(self, "patience", None)
+        for name, choices in (("algorithm", ALGORITHMS), ("mistakes_from", MISTAKE_SPLITS)):
+            if getattr(self, name) not in choices:
+                raise DataError(
+                    f"{_option(name)} must be one of {', '.join(choices)}, "
+                    f"got {getattr(self, name)!r}"
+                )
+        pruning_rule(self.prune)
+        resolve(self.generators)
+        _at_least(self, 1, "max_length", "vocab_size", "total_steps")
+        for name in ("min_confidence", "min_teacher_accuracy"):
+            if not 0 <= getattr(self, name) <= 1:
+                raise DataError(f"{_option(name)} must be in [0, 1], got {getattr(self, name)}")
+
+    def plain(self) -> AgoraConfig:
+        """The baseline's settings: Θ's first θ trained once, no teacher, no generated data."""
+        return AgoraConfig(
+            algorithm="plain",
+            thetas=self.thetas[:1],
+            num_labels=self.num_labels,
+            generators=(),
+            per_mistake=0,
+            patience=None,
+            min_teacher_accuracy=0.0,
+            seed=self.seed,
+            max_length=self.max_length,
+            vocab_size=self.vocab_size,
+            total_steps=self.total_steps,
+        )
+
+
+@dataclass(frozen=True, kw_only=True)
+class FinetuneConfig(AgoraConfig):
+    """Every option of `bortnas finetune`: the run's settings plus the command's own inputs.
+
+    `theta` names Θ (the command loads it into `thetas`); `num_labels` comes from the task.
+    """
+
+    data: str = field(
+        metadata=_help(
+            "built-in task, or a .csv/.jsonl file with text and label columns",
+            metavar="wordnet|rotten-tomatoes|PATH",
+        )
+    )
+    student: str = field(
+        metadata=_help(
+            "exported architecture (random init) or a checkpoint folder with model.safetensors "
+            "(e.g. a `bortnas pretrain` output; it keeps its own tokenizer)",
+            metavar="ARCH.json|DIR",
+        )
+    )
+    teacher: str = field(
+        default="default",
+        metadata=_help(
+            "default: all-MiniLM-L6-v2 fine-tuned on the train split (cached), or a "
+            "safetensors checkpoint folder; agora only",
+            metavar="default|DIR",
+        ),
+    )
+    out: str = field(metadata=_help("run folder; rerun to resume", metavar="DIR"))
+    theta: str = field(
+        default="default",
+        metadata=_help(
+            "Θ: a built-in grid, or a .toml/.json file of [grid] or [[theta]]",
+            metavar="default|bort|FILE",
+        ),
+    )
+    train_size: int = field(default=300, metadata=_help("labelled examples to train on"))
+    eval_size: int = field(
+        default=200, metadata=_help("examples that choose the model and seed new texts")
+    )
+    test_size: int = field(default=500, metadata=_help("examples scored once, at the end"))
+    split_seed: int = field(default=0, metadata=_help("seed of the train/eval/test split"))
+    text_column: str = field(default="text", metadata=_help("text column of a .csv/.jsonl"))
+    label_column: str = field(default="label", metadata=_help("label column of a .csv/.jsonl"))
+    threads: int | None = field(
+        default=None, metadata=_help("torch CPU threads (default: torch's)")
+    )
+    restart: bool = field(default=False, metadata=_help("discard a previous run in --out"))
+    no_progress: bool = field(default=False, metadata=_help("no progress bars (for logs)"))
+
+    def __post_init__(self) -> None:
+        _at_least(self, 1, "train_size", "eval_size", "test_size", "per_mistake", "threads")
+        super().__post_init__()
+
+
+def _option(name: str) -> str:
+    return "--" + name.replace("_", "-")
+
+
+def _at_least(config: AgoraConfig, minimum: int, *names: str) -> None:
+    """Whole-number settings (None passes: it means "not set"); one-line errors for the CLI."""
+    for name in names:
+        value = getattr(config, name)
+        if value is None:
+            continue
+        if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
+            raise DataError(f"{_option(name)} must be at least {minimum}, got {value!r}")
 
 
 #: The settings recorded in a run's identity as they are (Θ and the algorithm are recorded apart).

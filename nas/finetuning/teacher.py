@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 from ..core.errors import DataError
 from ..core.hf import checkpoint_fingerprint, load_local
+from .config import DEFAULT_MAX_LENGTH
 
 if TYPE_CHECKING:
     import torch
@@ -34,7 +35,7 @@ def encode(tokenizer: Any, texts: list[str], max_length: int) -> dict[str, torch
 
 
 def predict_proba(
-    model: Any, tokenizer: Any, texts: list[str] | tuple[str, ...], *, max_length: int = 64
+    model: Any, tokenizer: Any, texts: list[str] | tuple[str, ...], *, max_length: int
 ) -> torch.Tensor:
     """Class probabilities of a sequence classifier, one row per text (eval mode, no gradient)."""
     import torch
@@ -62,7 +63,7 @@ class ClassifierTeacher:
     model: Any
     tokenizer: Any
     identity: dict[str, Any] = field(default_factory=dict)
-    max_length: int = 64
+    max_length: int = DEFAULT_MAX_LENGTH
 
     def label(self, texts: list[str] | tuple[str, ...]) -> tuple[list[int], list[float]]:
         probabilities = predict_proba(self.model, self.tokenizer, texts, max_length=self.max_length)
@@ -91,7 +92,7 @@ def load_classifier(path: str | Path, num_labels: int) -> tuple[Any, Any]:
 
 
 def load_classifier_teacher(
-    path: str | Path, num_labels: int, *, max_length: int = 64
+    path: str | Path, num_labels: int, *, max_length: int = DEFAULT_MAX_LENGTH
 ) -> ClassifierTeacher:
     """A user's classifier checkpoint as Agora's teacher; its identity hashes the content."""
     model, tokenizer = load_classifier(path, num_labels)
