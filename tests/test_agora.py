@@ -133,7 +133,9 @@ def test_the_test_split_never_reaches_training_or_selection(task, teacher, monke
     monkeypatch.setattr(ClassifierTeacher, "label", spy_label)
     settings = fast(EIGHT[:2], patience=None)
     result = agora(ARCH, teacher, task.train, task.eval, settings, progress=False)
-    assert seen and set(task.train.texts) <= seen and set(task.eval.texts) <= seen
+    assert seen
+    assert set(task.train.texts) <= seen
+    assert set(task.eval.texts) <= seen
     assert not seen & set(task.test.texts)
     # the walls themselves
     with pytest.raises(DataError, match="test split"):
@@ -142,7 +144,9 @@ def test_the_test_split_never_reaches_training_or_selection(task, teacher, monke
         agora(ARCH, teacher, task.train, task.test, fast(EIGHT[:2]), progress=False)
     # the splits are disjoint, and the test split does not move with the train size
     texts = [set(split.texts) for split in task.splits]
-    assert not (texts[0] & texts[1] or texts[0] & texts[2] or texts[1] & texts[2])
+    assert not texts[0] & texts[1]
+    assert not texts[0] & texts[2]
+    assert not texts[1] & texts[2]
     assert load_task("wordnet", train_size=96, eval_size=24, test_size=24).test == task.test
 
 
@@ -167,7 +171,8 @@ def test_resume_after_a_crash_continues_from_the_last_round(task, teacher, tmp_p
             on_round_end=crash_after_second_round,
         )
     state = json.loads((run / "state.json").read_text())
-    assert state["next_round"] == 2 and len(state["survivors"]) == 2
+    assert state["next_round"] == 2
+    assert len(state["survivors"]) == 2
     resumed_rounds = []
     resumed = agora(
         ARCH,
@@ -191,14 +196,18 @@ def test_resume_after_a_crash_continues_from_the_last_round(task, teacher, tmp_p
 def test_plain_trains_thetas_first_once_with_a_step_budget(task) -> None:
     settings = fast(EIGHT, total_steps=7, replay_rounds=2, min_teacher_accuracy=0.9)
     result = finetune_plain(ARCH, task.train, task.eval, settings, progress=False)
-    assert len(result.rounds) == 1 and result.steps == 7 and not result.generated
-    assert result.best_theta == EIGHT[0] and result.algorithm == "plain"
+    assert len(result.rounds) == 1
+    assert result.steps == 7
+    assert not result.generated
+    assert result.best_theta == EIGHT[0]
+    assert result.algorithm == "plain"
 
 
 def test_theta_files(tmp_path) -> None:
     toml = tmp_path / "theta.toml"
     toml.write_text("[grid]\nlearning_rate = [1e-3, 5e-4]\nbatch_size = [8, 16]\nepochs = 3\n")
-    assert len(load_theta(toml)) == 4 and load_theta(toml)[0].epochs == 3
+    assert len(load_theta(toml)) == 4
+    assert load_theta(toml)[0].epochs == 3
     listed = tmp_path / "theta.json"
     listed.write_text(json.dumps([{"learning_rate": 1e-3}, {"learning_rate": 1e-3}]))
     assert load_theta(listed) == [Hyperparameters(learning_rate=1e-3)]
@@ -224,14 +233,16 @@ def test_bad_csv_files_are_one_line_data_errors(tmp_path, content: bytes, fragme
     path.write_bytes(content)
     with pytest.raises(DataError) as caught:
         load_task(path, train_size=1, eval_size=1, test_size=1)
-    assert fragment in str(caught.value) and "\n" not in str(caught.value)
+    assert fragment in str(caught.value)
+    assert "\n" not in str(caught.value)
 
 
 def test_jsonl_loads_like_csv(tmp_path) -> None:
     path = tmp_path / "data.jsonl"
     path.write_text("".join(json.dumps({"t": f"text {i}", "y": i % 2}) + "\n" for i in range(9)))
     rows = table_examples(path, text_column="t", label_column="y")
-    assert len(rows) == 9 and {y for _, y in rows} == {"0", "1"}
+    assert len(rows) == 9
+    assert {y for _, y in rows} == {"0", "1"}
 
 
 def test_pickle_teachers_are_refused(tmp_path) -> None:
@@ -290,10 +301,12 @@ def test_cli_agora_end_to_end_with_a_checkpoint_teacher(task, teacher, tmp_path,
     ]
     assert main(args) == 0
     printed = capsys.readouterr().out
-    assert "test accuracy" in printed and "rounds" in printed
+    assert "test accuracy" in printed
+    assert "rounds" in printed
     result = json.loads((out / "result.json").read_text())
     assert result["splits"] == {"train": 48, "eval": 24, "test": 24}
-    assert 0 <= result["test_accuracy"] <= 1 and result["optimizer_steps"] > 0
+    assert 0 <= result["test_accuracy"] <= 1
+    assert result["optimizer_steps"] > 0
     assert (out / "student" / "model.safetensors").is_file()
 
 
@@ -317,7 +330,8 @@ def test_cli_user_mistakes_exit_2_with_one_line(tmp_path, capsys, extra, fragmen
     args += ["--teacher", str(tmp_path)]  # never reached: every mistake is caught before
     assert main(args) == 2
     lines = capsys.readouterr().err.strip().splitlines()
-    assert len(lines) == 1 and fragment in lines[0], lines
+    assert len(lines) == 1, lines
+    assert fragment in lines[0], lines
 
 
 def test_cli_help_and_a_real_subprocess_error(tmp_path) -> None:
@@ -329,7 +343,8 @@ def test_cli_help_and_a_real_subprocess_error(tmp_path) -> None:
     bad = tmp_path / "bad.csv"
     bad.write_bytes(b"\xff\xfe\x00")
     result = run("finetune", "--data", str(bad), "--student", "x.json", "--out", str(tmp_path))
-    assert result.returncode == 2 and len(result.stderr.strip().splitlines()) == 1
+    assert result.returncode == 2
+    assert len(result.stderr.strip().splitlines()) == 1
     assert "Traceback" not in result.stderr
 
 
@@ -361,7 +376,8 @@ def test_cli_plain_from_a_checkpoint_student(task, teacher, tmp_path, capsys) ->
     ]
     assert main(args) == 0
     result = json.loads((out / "result.json").read_text())
-    assert result["algorithm"] == "plain" and result["teacher"] is None
+    assert result["algorithm"] == "plain"
+    assert result["teacher"] is None
     assert result["optimizer_steps"] == 3 * 10  # 48 examples / batch 16, 10 epochs
     assert main([*args, "--seed", "1"]) == 2  # same folder, different run: refused
     assert "different run" in capsys.readouterr().err
@@ -396,7 +412,9 @@ def test_agora_config_checks_its_settings_in_one_line():
     with pytest.raises(ThetaError, match="unknown pruning rule"):
         AgoraConfig(prune="best")
     plain = AgoraConfig(thetas=EIGHT, seed=3, replay_rounds=2).plain()
-    assert plain.thetas == (EIGHT[0],) and plain.seed == 3 and plain.replay_rounds == 0
+    assert plain.thetas == (EIGHT[0],)
+    assert plain.seed == 3
+    assert plain.replay_rounds == 0
     assert (plain.generators, plain.per_mistake, plain.patience) == ((), 0, None)
 
 
@@ -405,7 +423,8 @@ def test_one_lr_schedule_warms_up_then_decays_to_zero():
 
     factors = [linear_warmup_decay(step, 10, 0.2) for step in range(10)]
     assert factors[:2] == [0.5, 1.0]
-    assert factors[2] == 1.0 and factors[-1] == pytest.approx(1 / 8)
+    assert factors[2] == 1.0
+    assert factors[-1] == pytest.approx(1 / 8)
     assert linear_warmup_decay(0, 10, 0.0) == 1.0  # at least one warm-up step
 
 

@@ -55,7 +55,8 @@ def test_finetune_has_no_option_but_its_configs_fields(monkeypatch) -> None:
         flag = option_name(spec)
         if spec.default is True:  # the flag that turns it off
             flag = "--no-" + flag.removeprefix("--")
-        assert flag in text and "".join(spec.metadata["help"].split()) in text, spec.name
+        assert flag in text, spec.name
+        assert "".join(spec.metadata["help"].split()) in text, spec.name
         if spec.default is MISSING or spec.default is None or isinstance(spec.default, bool):
             continue
         shown = f"{spec.default:g}" if isinstance(spec.default, float) else spec.default
