@@ -16,12 +16,9 @@ from bortnas.proxies.training import DEFAULT_STEPS, DEFAULT_THETA, ERROR_LOSSES
 
 from ..core.architecture import SYMBOLS
 from ..core.errors import BortnasError
+from ..core.settings import one_of, setting, whole_at_least
 from ..core.theta import SEARCH_FIELDS, Hyperparameters, read_theta_file
 from .error_model import ERROR_MODELS
-
-
-def _help(text: str, **extra: Any) -> dict[str, Any]:
-    return {"help": text, **extra}
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -30,22 +27,22 @@ class SearchConfig:
 
     space: str = field(
         default="bert-large",
-        metadata=_help("built-in space name (`bortnas spaces`) or the path of a .toml space"),
+        metadata=setting("built-in space name (`bortnas spaces`) or the path of a .toml space"),
     )
     optimizer: str = field(
         default="fptas",
-        metadata=_help("fptas (the paper's), exhaustive (reference: 10x s), random or nsga2"),
+        metadata=setting("fptas (the paper's), exhaustive (reference: 10x s), random or nsga2"),
     )
     epsilon: int = field(
         default=1,
-        metadata=_help(
+        metadata=setting(
             "ε: sort the space by p, cut it into intervals of ε candidates, train one per "
             "interval (1 trains every candidate)"
         ),
     )
     train: str = field(
         default="design",
-        metadata=_help(
+        metadata=setting(
             "design: train a designed subset (4 points per error-model term), fit the model, "
             "then every candidate inside the pick's tie band until none is predicted; all: "
             "train every candidate (ε = 1 only)"
@@ -53,11 +50,11 @@ class SearchConfig:
     )
     steps: int = field(
         default=DEFAULT_STEPS,
-        metadata=_help("s: training steps of each student (per θ)"),
+        metadata=setting("s: training steps of each student (per θ)"),
     )
     theta: tuple[Hyperparameters, ...] = field(
         default=DEFAULT_THETA,
-        metadata=_help(
+        metadata=setting(
             "Θ: training settings; every candidate is trained under each and keeps its best "
             "(CLI: a Θ file in Agora's format, .toml or .json)",
             cli="--theta",
@@ -66,7 +63,7 @@ class SearchConfig:
     )
     seeds: int = field(
         default=1,
-        metadata=_help(
+        metadata=setting(
             "seeds per θ, averaged; the tie band sees their noise through the error model's "
             "residuals (with --error-model none: each candidate's own seed spread, or an assumed "
             "4 %% with one seed)"
@@ -74,7 +71,7 @@ class SearchConfig:
     )
     error_model: str = field(
         default="quadratic",
-        metadata=_help(
+        metadata=setting(
             "quadratic: W uses ê fitted over every trained candidate as a smooth function of "
             "D, A, H, I (denoises one-seed runs); none: each candidate's measured ê; law: a "
             "published scaling law at --budget, training nothing (docs/algorithm.md)"
@@ -82,32 +79,32 @@ class SearchConfig:
     )
     error_loss: str = field(
         default="distillation",
-        metadata=_help(
+        metadata=setting(
             "what the students' ê is: distillation (to the teacher) or mlm (plain masked-LM "
             "loss, the loss pretraining optimises; head at masked positions only)"
         ),
     )
     law: str = field(
         default="hoffmann2022",
-        metadata=_help("scaling law for --error-model law and the sensitivity table"),
+        metadata=setting("scaling law for --error-model law and the sensitivity table"),
     )
     budget: str = field(
         default="1e8,1e10,inf",
-        metadata=_help(
+        metadata=setting(
             "training tokens: the law's budgets in the sensitivity table (comma-separated; inf = "
             "converged); with --error-model law, W uses the first"
         ),
     )
     reference_errors: str | None = field(
         default=None,
-        metadata=_help(
+        metadata=setting(
             "a reference CSV of errors (benchmarks/results/error_reference.csv's format), one "
             "more reading in the sensitivity table"
         ),
     )
     reference: tuple[int, int, int, int] | None = field(
         default=None,
-        metadata=_help(
+        metadata=setting(
             "T as D A H I (need not be in the space; only its p and i are used); default: the "
             "space's maximum point",
             nargs=4,
@@ -116,81 +113,80 @@ class SearchConfig:
     )
     with_embeddings: bool = field(
         default=False,
-        metadata=_help(
+        metadata=setting(
             "p counts the embeddings too (default: without embeddings, the paper's effective "
             "size: the encoder layers and the pooler)"
         ),
     )
-    alpha: float = field(default=1.0, metadata=_help("exponent on W's parameter factor"))
-    beta: float = field(default=1.0, metadata=_help("exponent on W's latency factor"))
-    gamma: float = field(default=1.0, metadata=_help("exponent on W's 1/error factor"))
+    alpha: float = field(default=1.0, metadata=setting("exponent on W's parameter factor"))
+    beta: float = field(default=1.0, metadata=setting("exponent on W's latency factor"))
+    gamma: float = field(default=1.0, metadata=setting("exponent on W's 1/error factor"))
     latency: str = field(
         default="predicted",
-        metadata=_help("predicted (layer table + calibration) or measured (every candidate timed)"),
+        metadata=setting(
+            "predicted (layer table + calibration) or measured (every candidate timed)"
+        ),
     )
     runtime: str = field(
         default="eager",
-        metadata=_help("eager (PyTorch) or onnxruntime (exported to ONNX, CPU): what is timed"),
+        metadata=setting("eager (PyTorch) or onnxruntime (exported to ONNX, CPU): what is timed"),
     )
-    latency_batch: int | None = field(default=None, metadata=_help("latency batch size (1)"))
+    latency_batch: int | None = field(default=None, metadata=setting("latency batch size (1)"))
     latency_sequence: int | None = field(
-        default=None, metadata=_help("latency sequence length (128)")
+        default=None, metadata=setting("latency sequence length (128)")
     )
-    threads: int | None = field(default=None, metadata=_help("torch threads for latency timing"))
+    threads: int | None = field(default=None, metadata=setting("torch threads for latency timing"))
     device: str = field(
         default="cpu",
-        metadata=_help("cpu, cuda or auto: where students train and models are timed"),
+        metadata=setting("cpu, cuda or auto: where students train and models are timed"),
     )
     corpus: str | None = field(
-        default=None, metadata=_help("your text: a file (one document a line) or a folder of .txt")
+        default=None,
+        metadata=setting("your text: a file (one document a line) or a folder of .txt"),
     )
     teacher: str | None = field(
         default=None,
-        metadata=_help("distillation teacher: default, none (masked LM) or a local checkpoint"),
+        metadata=setting("distillation teacher: default, none (masked LM) or a local checkpoint"),
     )
     width_scale: int | None = field(
-        default=None, metadata=_help("students are trained at H/k and I/k (default per space)")
+        default=None, metadata=setting("students are trained at H/k and I/k (default per space)")
     )
-    trials: int = field(default=60, metadata=_help("candidates for the random and nsga2 baselines"))
-    seed: int = field(default=0, metadata=_help("seed of the random and nsga2 baselines"))
+    trials: int = field(
+        default=60, metadata=setting("candidates for the random and nsga2 baselines")
+    )
+    seed: int = field(default=0, metadata=setting("seed of the random and nsga2 baselines"))
     name: str | None = field(
-        default=None, metadata=_help("run folder name (default: the space name)")
+        default=None, metadata=setting("run folder name (default: the space name)")
     )
-    runs_dir: str = field(default="runs", metadata=_help("where run folders and caches live"))
+    runs_dir: str = field(default="runs", metadata=setting("where run folders and caches live"))
     storage: str | None = field(
         default=None,
-        metadata=_help(
+        metadata=setting(
             "any Optuna storage URL (postgresql://..., sqlite:///...); processes running the "
             "same search against one store share the work"
         ),
     )
     remeasure: bool = field(
-        default=False, metadata=_help("time the latency table and calibration again")
+        default=False, metadata=setting("time the latency table and calibration again")
     )
     workers: int | None = field(
         default=None,
-        metadata=_help("local processes training side by side (default: one per core, at most 2)"),
+        metadata=setting(
+            "local processes training side by side (default: one per core, at most 2)"
+        ),
     )
 
     def __post_init__(self) -> None:
-        for name in ("epsilon", "steps", "seeds", "trials"):
-            value = getattr(self, name)
-            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-                raise BortnasError(f"--{name} must be a whole number >= 1, got {value!r}")
-        if self.workers is not None and not 1 <= self.workers <= 64:
+        whole_at_least(self, 1, ("epsilon", "steps", "seeds", "trials", "workers"), BortnasError)
+        if self.workers is not None and self.workers > 64:
             raise BortnasError(f"--workers must be between 1 and 64, got {self.workers}")
         from .scaling_law import get_law, parse_budgets
 
         object.__setattr__(self, "budget", ",".join(f"{b:g}" for b in parse_budgets(self.budget)))
         get_law(self.law)
-        if self.error_loss not in ERROR_LOSSES:
-            raise BortnasError(f"--error-loss must be distillation or mlm, got {self.error_loss!r}")
-        if self.train not in ("design", "all"):
-            raise BortnasError(f"--train must be design or all, got {self.train!r}")
-        if self.error_model not in ERROR_MODELS:
-            raise BortnasError(
-                f"--error-model must be one of {list(ERROR_MODELS)}, got {self.error_model!r}"
-            )
+        one_of(self, "error_loss", ERROR_LOSSES, BortnasError)
+        one_of(self, "train", ("design", "all"), BortnasError)
+        one_of(self, "error_model", ERROR_MODELS, BortnasError)
         if not self.theta:
             raise BortnasError("Θ is empty: give at least one training setting")
         object.__setattr__(self, "theta", tuple(self.theta))

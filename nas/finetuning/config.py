@@ -14,9 +14,9 @@ Each field's `help` (and `choices`, `metavar`) documents it, on the command line
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
 
 from ..core.errors import DataError
+from ..core.settings import in_range, one_of, setting, whole_at_least
 from ..core.theta import Hyperparameters
 from .augment import GENERATORS, resolve
 from .theta import DEFAULT_THETA, PRUNING_RULES, pruning_rule
@@ -25,10 +25,6 @@ from .theta import DEFAULT_THETA, PRUNING_RULES, pruning_rule
 DEFAULT_MAX_LENGTH = 64
 ALGORITHMS = ("agora", "plain")
 MISTAKE_SPLITS = ("eval", "train")
-
-
-def _help(text: str, **extra: Any) -> dict[str, Any]:
-    return {"help": text, **extra}
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -42,79 +38,73 @@ class AgoraConfig:
 
     algorithm: str = field(
         default="agora",
-        metadata=_help(
+        metadata=setting(
             "agora, or plain: the baseline, Θ's first θ trained once", choices=ALGORITHMS
         ),
     )
     thetas: tuple[Hyperparameters, ...] = field(
         default=tuple(DEFAULT_THETA),
-        metadata=_help("Θ: the hyper-parameter configurations tried (duplicates are dropped)"),
+        metadata=setting("Θ: the hyper-parameter configurations tried (duplicates are dropped)"),
     )
-    num_labels: int = field(default=2, metadata=_help("number of classes of the task"))
+    num_labels: int = field(default=2, metadata=setting("number of classes of the task"))
     generators: tuple[str, ...] = field(
         default=("synonym", "deletion"),
-        metadata=_help(
+        metadata=setting(
             "data generators, cycled over the mistakes; empty: Θ pruning alone",
             choices=tuple(GENERATORS),
         ),
     )
-    per_mistake: int = field(default=4, metadata=_help("new texts generated per mistake"))
+    per_mistake: int = field(default=4, metadata=setting("new texts generated per mistake"))
     prune: str = field(
-        default="halving", metadata=_help("Θ pruning rule", choices=tuple(PRUNING_RULES))
+        default="halving", metadata=setting("Θ pruning rule", choices=tuple(PRUNING_RULES))
     )
     patience: int | None = field(
         default=2,
-        metadata=_help("stop after this many rounds without a better eval accuracy; 0: never"),
+        metadata=setting("stop after this many rounds without a better eval accuracy; 0: never"),
     )
     replay_rounds: int = field(
-        default=0, metadata=_help("the paper's replay: extra rounds once Θ is down to one θ")
+        default=0, metadata=setting("the paper's replay: extra rounds once Θ is down to one θ")
     )
     mistakes_from: str = field(
         default="eval",
-        metadata=_help("split whose mistakes seed new data", choices=MISTAKE_SPLITS),
+        metadata=setting("split whose mistakes seed new data", choices=MISTAKE_SPLITS),
     )
     min_confidence: float = field(
-        default=0.0, metadata=_help("drop generated texts the teacher labels less surely")
+        default=0.0, metadata=setting("drop generated texts the teacher labels less surely")
     )
     min_teacher_accuracy: float = field(
-        default=2 / 3, metadata=_help("eval accuracy the teacher must reach, the paper's 2/3")
+        default=2 / 3, metadata=setting("eval accuracy the teacher must reach, the paper's 2/3")
     )
     warm_start: bool = field(
-        default=False, metadata=_help("start each round from the best student, not from scratch")
+        default=False, metadata=setting("start each round from the best student, not from scratch")
     )
-    seed: int = field(default=0, metadata=_help("run seed: student init, data order, generators"))
+    seed: int = field(default=0, metadata=setting("run seed: student init, data order, generators"))
     max_length: int = field(
-        default=DEFAULT_MAX_LENGTH, metadata=_help("tokens per text, longer ones are cut")
+        default=DEFAULT_MAX_LENGTH, metadata=setting("tokens per text, longer ones are cut")
     )
     vocab_size: int = field(
         default=2048,
-        metadata=_help(
+        metadata=setting(
             "size of the BPE trained on the train split for a random-init student; a "
             "checkpoint keeps its own tokenizer"
         ),
     )
     total_steps: int | None = field(
-        default=None, metadata=_help("training steps per θ (default: θ's epochs)")
+        default=None, metadata=setting("training steps per θ (default: θ's epochs)")
     )
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "thetas", tuple(self.thetas))
         object.__setattr__(self, "generators", tuple(self.generators))
-        _at_least(self, 0, "per_mistake", "replay_rounds", "patience")
+        whole_at_least(self, 0, ("per_mistake", "replay_rounds", "patience"), DataError)
         if self.patience == 0:  # the command line's "never"
             object.__setattr__(self, "patience", None)
-        for name, choices in (("algorithm", ALGORITHMS), ("mistakes_from", MISTAKE_SPLITS)):
-            if getattr(self, name) not in choices:
-                raise DataError(
-                    f"{_option(name)} must be one of {', '.join(choices)}, "
-                    f"got {getattr(self, name)!r}"
-                )
+        one_of(self, "algorithm", ALGORITHMS, DataError)
+        one_of(self, "mistakes_from", MISTAKE_SPLITS, DataError)
         pruning_rule(self.prune)
         resolve(self.generators)
-        _at_least(self, 1, "max_length", "vocab_size", "total_steps")
-        for name in ("min_confidence", "min_teacher_accuracy"):
-            if not 0 <= getattr(self, name) <= 1:
-                raise DataError(f"{_option(name)} must be in [0, 1], got {getattr(self, name)}")
+        whole_at_least(self, 1, ("max_length", "vocab_size", "total_steps"), DataError)
+        in_range(self, ("min_confidence", "min_teacher_accuracy"), DataError, low=0, high=1)
 
     def plain(self) -> AgoraConfig:
         """The baseline's settings: Θ's first θ trained once, no teacher, no generated data."""
@@ -141,13 +131,13 @@ class FinetuneConfig(AgoraConfig):
     """
 
     data: str = field(
-        metadata=_help(
+        metadata=setting(
             "built-in task, or a .csv/.jsonl file with text and label columns",
             metavar="wordnet|rotten-tomatoes|PATH",
         )
     )
     student: str = field(
-        metadata=_help(
+        metadata=setting(
             "exported architecture (random init) or a checkpoint folder with model.safetensors "
             "(e.g. a `bortnas pretrain` output; it keeps its own tokenizer)",
             metavar="ARCH.json|DIR",
@@ -155,51 +145,38 @@ class FinetuneConfig(AgoraConfig):
     )
     teacher: str = field(
         default="default",
-        metadata=_help(
+        metadata=setting(
             "default: all-MiniLM-L6-v2 fine-tuned on the train split (cached), or a "
             "safetensors checkpoint folder; agora only",
             metavar="default|DIR",
         ),
     )
-    out: str = field(metadata=_help("run folder; rerun to resume", metavar="DIR"))
+    out: str = field(metadata=setting("run folder; rerun to resume", metavar="DIR"))
     theta: str = field(
         default="default",
-        metadata=_help(
+        metadata=setting(
             "Θ: a built-in grid, or a .toml/.json file of [grid] or [[theta]]",
             metavar="default|bort|FILE",
         ),
     )
-    train_size: int = field(default=300, metadata=_help("labelled examples to train on"))
+    train_size: int = field(default=300, metadata=setting("labelled examples to train on"))
     eval_size: int = field(
-        default=200, metadata=_help("examples that choose the model and seed new texts")
+        default=200, metadata=setting("examples that choose the model and seed new texts")
     )
-    test_size: int = field(default=500, metadata=_help("examples scored once, at the end"))
-    split_seed: int = field(default=0, metadata=_help("seed of the train/eval/test split"))
-    text_column: str = field(default="text", metadata=_help("text column of a .csv/.jsonl"))
-    label_column: str = field(default="label", metadata=_help("label column of a .csv/.jsonl"))
+    test_size: int = field(default=500, metadata=setting("examples scored once, at the end"))
+    split_seed: int = field(default=0, metadata=setting("seed of the train/eval/test split"))
+    text_column: str = field(default="text", metadata=setting("text column of a .csv/.jsonl"))
+    label_column: str = field(default="label", metadata=setting("label column of a .csv/.jsonl"))
     threads: int | None = field(
-        default=None, metadata=_help("torch CPU threads (default: torch's)")
+        default=None, metadata=setting("torch CPU threads (default: torch's)")
     )
-    restart: bool = field(default=False, metadata=_help("discard a previous run in --out"))
-    no_progress: bool = field(default=False, metadata=_help("no progress bars (for logs)"))
+    restart: bool = field(default=False, metadata=setting("discard a previous run in --out"))
+    no_progress: bool = field(default=False, metadata=setting("no progress bars (for logs)"))
 
     def __post_init__(self) -> None:
-        _at_least(self, 1, "train_size", "eval_size", "test_size", "per_mistake", "threads")
+        sizes = ("train_size", "eval_size", "test_size", "per_mistake", "threads")
+        whole_at_least(self, 1, sizes, DataError)
         super().__post_init__()
-
-
-def _option(name: str) -> str:
-    return "--" + name.replace("_", "-")
-
-
-def _at_least(config: AgoraConfig, minimum: int, *names: str) -> None:
-    """Whole-number settings (None passes: it means "not set"); one-line errors for the CLI."""
-    for name in names:
-        value = getattr(config, name)
-        if value is None:
-            continue
-        if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
-            raise DataError(f"{_option(name)} must be at least {minimum}, got {value!r}")
 
 
 #: The settings recorded in a run's identity as they are (Θ and the algorithm are recorded apart).

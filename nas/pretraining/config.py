@@ -20,6 +20,7 @@ from typing import Any
 
 from ..core.architecture import Architecture
 from ..core.errors import ArchitectureError, BortnasError
+from ..core.settings import in_range, one_of, setting, whole_at_least
 
 DEVICES = ("cpu", "cuda", "auto")
 PRECISIONS = ("fp32", "bf16", "fp16")
@@ -29,22 +30,18 @@ class PretrainError(BortnasError, ValueError):
     """A pretraining setting out of range, or a run folder that cannot be resumed."""
 
 
-def _option(help: str, *, identity: bool = True, **extra: Any) -> dict[str, Any]:
-    return {"help": help, "identity": identity, **extra}
-
-
 @dataclass(frozen=True, kw_only=True)
 class PretrainConfig:
     """How a student is pretrained: what, from which teacher and text, for how long, how."""
 
     arch: str = field(
-        metadata=_option(
+        metadata=setting(
             "the student: an exported pick (folder or config.json) or a shape 'D A H I'",
             metavar="DIR|'D A H I'",
         )
     )
     out: str = field(
-        metadata=_option(
+        metadata=setting(
             "run folder: checkpoints, metrics.jsonl, loss.png and, at the end, the Hugging Face "
             "model; run the same command again to resume",
             identity=False,
@@ -53,7 +50,7 @@ class PretrainConfig:
     )
     teacher: str = field(
         default="default",
-        metadata=_option(
+        metadata=setting(
             "default: all-MiniLM-L6-v2 (no masked-LM head, its own vocabulary: its sentence "
             "embedding is distilled); a folder with a masked-LM head whose tokenizer the student "
             "uses: Bort's recipe (KL over masked tokens); none: masked LM alone",
@@ -62,7 +59,7 @@ class PretrainConfig:
     )
     corpus: str = field(
         default="default",
-        metadata=_option(
+        metadata=setting(
             "default: the installed Debian texts (WordNet, KJV, fortunes); or a UTF-8 file "
             "(one document per line) or a folder of .txt",
             metavar="default|PATH",
@@ -70,79 +67,64 @@ class PretrainConfig:
     )
     tokenizer: str = field(
         default="auto",
-        metadata=_option(
+        metadata=setting(
             "auto: the teacher's when it has a masked-LM head, else a byte-level BPE trained on "
             "the corpus (--vocab-size); corpus; teacher; or a tokenizer folder/file",
             metavar="auto|corpus|teacher|PATH",
         ),
     )
-    vocab_size: int = field(default=8192, metadata=_option("size of the corpus-trained BPE"))
-    steps: int = field(default=1000, metadata=_option("optimizer steps (unless --tokens)"))
+    vocab_size: int = field(default=8192, metadata=setting("size of the corpus-trained BPE"))
+    steps: int = field(default=1000, metadata=setting("optimizer steps (unless --tokens)"))
     tokens: int | None = field(
         default=None,
-        metadata=_option("token budget instead of --steps: steps = tokens / (batch x length)"),
+        metadata=setting("token budget instead of --steps: steps = tokens / (batch x length)"),
     )
     batch_size: int = field(
-        default=32, metadata=_option("global batch (split evenly across torchrun processes)")
+        default=32, metadata=setting("global batch (split evenly across torchrun processes)")
     )
-    sequence_length: int = field(default=128, metadata=_option("tokens per document (cut)"))
-    learning_rate: float = field(default=1e-4, metadata=_option("peak AdamW rate (Bort: 1e-4)"))
+    sequence_length: int = field(default=128, metadata=setting("tokens per document (cut)"))
+    learning_rate: float = field(default=1e-4, metadata=setting("peak AdamW rate (Bort: 1e-4)"))
     warmup: float = field(
-        default=0.1, metadata=_option("fraction of steps of linear warm-up, then linear decay")
+        default=0.1, metadata=setting("fraction of steps of linear warm-up, then linear decay")
     )
-    weight_decay: float = field(default=0.01, metadata=_option("AdamW weight decay"))
-    max_grad_norm: float = field(default=1.0, metadata=_option("gradient clipping norm"))
-    mask_probability: float = field(default=0.15, metadata=_option("masked-LM rate (80/10/10)"))
-    mlm_weight: float = field(default=0.1, metadata=_option("weight of the masked-LM loss"))
+    weight_decay: float = field(default=0.01, metadata=setting("AdamW weight decay"))
+    max_grad_norm: float = field(default=1.0, metadata=setting("gradient clipping norm"))
+    mask_probability: float = field(default=0.15, metadata=setting("masked-LM rate (80/10/10)"))
+    mlm_weight: float = field(default=0.1, metadata=setting("weight of the masked-LM loss"))
     distillation_weight: float = field(
         default=0.5,
-        metadata=_option("weight of the distillation loss (Bort's teacher_ce_weight)"),
+        metadata=setting("weight of the distillation loss (Bort's teacher_ce_weight)"),
     )
-    temperature: float = field(default=2.0, metadata=_option("KL temperature T (loss x T²)"))
-    dropout: float = field(default=0.1, metadata=_option("hidden and attention dropout"))
-    seed: int = field(default=0, metadata=_option("initial weights, data order and masks"))
+    temperature: float = field(default=2.0, metadata=setting("KL temperature T (loss x T²)"))
+    dropout: float = field(default=0.1, metadata=setting("hidden and attention dropout"))
+    seed: int = field(default=0, metadata=setting("initial weights, data order and masks"))
     device: str = field(
-        default="auto", metadata=_option("where to train", identity=False, choices=DEVICES)
+        default="auto", metadata=setting("where to train", identity=False, choices=DEVICES)
     )
     precision: str = field(
-        default="fp32", metadata=_option("autocast precision", choices=PRECISIONS)
+        default="fp32", metadata=setting("autocast precision", choices=PRECISIONS)
     )
     checkpoint_every: int = field(
-        default=100, metadata=_option("steps between checkpoints", identity=False)
+        default=100, metadata=setting("steps between checkpoints", identity=False)
     )
     threads: int | None = field(
-        default=None, metadata=_option("torch CPU threads per process", identity=False)
+        default=None, metadata=setting("torch CPU threads per process", identity=False)
     )
     restart: bool = field(
-        default=False, metadata=_option("discard a previous run in --out", identity=False)
+        default=False, metadata=setting("discard a previous run in --out", identity=False)
     )
 
     def __post_init__(self) -> None:
-        for name in ("vocab_size", "steps", "batch_size", "checkpoint_every"):
-            value = getattr(self, name)
-            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-                raise PretrainError(f"{name} must be a whole number >= 1, got {value!r}")
-        if self.tokens is not None and self.tokens < 1:
-            raise PretrainError(f"tokens must be >= 1, got {self.tokens}")
-        if self.sequence_length < 8:
-            raise PretrainError(f"sequence_length must be at least 8, got {self.sequence_length}")
-        for name in ("learning_rate", "temperature"):
-            if not (math.isfinite(getattr(self, name)) and getattr(self, name) > 0):
-                raise PretrainError(f"{name} must be positive, got {getattr(self, name)}")
-        for name in ("warmup", "dropout"):
-            if not 0 <= getattr(self, name) < 1:
-                raise PretrainError(f"{name} must be in [0, 1), got {getattr(self, name)}")
-        if not 0 < self.mask_probability < 1:
-            raise PretrainError(f"mask_probability must be in (0, 1), got {self.mask_probability}")
-        for name in ("weight_decay", "max_grad_norm", "mlm_weight", "distillation_weight"):
-            if not (math.isfinite(getattr(self, name)) and getattr(self, name) >= 0):
-                raise PretrainError(f"{name} must be >= 0, got {getattr(self, name)}")
-        if self.device not in DEVICES:
-            raise PretrainError(f"device must be one of {', '.join(DEVICES)}, got {self.device!r}")
-        if self.precision not in PRECISIONS:
-            raise PretrainError(
-                f"precision must be one of {', '.join(PRECISIONS)}, got {self.precision!r}"
-            )
+        whole = ("vocab_size", "steps", "batch_size", "checkpoint_every", "tokens", "threads")
+        whole_at_least(self, 1, whole, PretrainError)
+        whole_at_least(self, 8, ("sequence_length",), PretrainError)
+        in_range(self, ("learning_rate", "temperature"), PretrainError, low=0, interval="()")
+        in_range(self, ("warmup", "dropout"), PretrainError, low=0, high=1, interval="[)")
+        in_range(self, ("mask_probability",), PretrainError, low=0, high=1, interval="()")
+        nonnegative = ("weight_decay", "max_grad_norm", "mlm_weight", "distillation_weight")
+        in_range(self, nonnegative, PretrainError, low=0)
+        one_of(self, "device", DEVICES, PretrainError)
+        one_of(self, "precision", PRECISIONS, PretrainError)
 
     @property
     def total_steps(self) -> int:
