@@ -5,6 +5,7 @@ closed-form stand-ins so that the store's guarantees can be checked exactly and 
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import time
 from pathlib import Path
@@ -63,6 +64,24 @@ def test_pick_is_the_w_argmax_relative_to_the_untrained_maximum_point(tmp_path: 
     assert result.cost.training_steps == 14 * len(trained) == result.study_training_steps
     for name in ("candidates_csv", "pareto_png", "w_ranking_png", "pick_config", "summary"):
         assert Path(result.outputs[name]).is_file()
+
+
+def test_pictures_are_drawn_again_only_when_what_they_show_changes(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from bortnas.extraction import plots
+
+    result = search(_config(tmp_path), proxies=_proxies())
+    drawn: list[str] = []
+    monkeypatch.setattr(plots, "_draw", lambda r: drawn.append(r.pick.id))
+    plots.plot_outputs(result)
+    assert drawn == []  # the same table, pick and config: the pictures stand
+    changed = dataclasses.replace(result, table=result.table.assign(w=result.table["w"] * 0.5))
+    plots.plot_outputs(changed)
+    assert drawn == [result.pick.id]
+    Path(result.outputs["pareto_png"]).unlink()
+    plots.plot_outputs(changed)
+    assert len(drawn) == 2  # a missing picture is drawn again
 
 
 def test_candidates_csv_lets_anyone_recompute_w_and_the_pick(tmp_path: Path) -> None:

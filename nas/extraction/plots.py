@@ -6,12 +6,16 @@ renders it (Optuna's plotting pattern). Every file is written atomically.
 
 from __future__ import annotations
 
+import json
+import sys
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
 from ..core.architecture import BORT
-from ..core.files import atomic_path
+from ..core.files import atomic_path, content_digest, write_json_atomic
+from . import budget_curve as budget_module
 from .budget_curve import budget_curve, plot_budget_curve
 from .latency_quality import latency_reliable
 
@@ -19,8 +23,43 @@ if TYPE_CHECKING:
     from .result import SearchResult
 
 
+#: Where a run folder records what its pictures were drawn from.
+DRAWN_FROM = ".plots.json"
+
+
 def plot_outputs(result: SearchResult) -> dict[str, str]:
-    """Pairwise Pareto projections with the pick marked, and the W ranking; PNG files."""
+    """The run's three PNGs, drawn again only when what they show has changed.
+
+    Why: drawing takes about 2 s, most of a warm re-run, and a warm re-run of an unchanged
+    search draws the same pictures. The key covers the ranked table, the pick, the config and
+    the drawing code itself, so any change that could alter a picture draws them all again.
+    """
+    names = {"pareto_png": "pareto.png", "w_ranking_png": "w_ranking.png"}
+    names["budget_curve_png"] = "budget_curve.png"
+    outputs = {key: str(result.run_dir / name) for key, name in names.items()}
+    stamp = result.run_dir / DRAWN_FROM
+    key = _drawn_key(result)
+    try:
+        unchanged = json.loads(stamp.read_text(encoding="utf-8")).get("key") == key
+    except (OSError, ValueError, AttributeError):
+        unchanged = False
+    if unchanged and all(Path(path).is_file() for path in outputs.values()):
+        return outputs
+    _draw(result)
+    write_json_atomic(stamp, {"key": key})
+    return outputs
+
+
+def _drawn_key(result: SearchResult) -> str:
+    plots_module = sys.modules[__name__]
+    code = [Path(m.__file__).read_text(encoding="utf-8") for m in (plots_module, budget_module)]
+    table = result.table.drop(columns=["architecture"]).to_csv()
+    payload = [table, result.pick.id, result.optimizer, result.space.name, result.config.to_dict()]
+    return content_digest([*payload, result.latency_quality, code])
+
+
+def _draw(result: SearchResult) -> None:
+    """Pairwise Pareto projections with the pick marked, the W ranking and the budget curve."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -54,13 +93,9 @@ def plot_outputs(result: SearchResult) -> dict[str, str]:
         figure.savefig(temporary, dpi=110, format="png")
     plt.close(figure)
 
-    ranking_path = result.run_dir / "w_ranking.png"
-    draw_w_ranking(result, ranking_path)
-    outputs = {"pareto_png": str(pareto_path), "w_ranking_png": str(ranking_path)}
-    references = result.references()
-    curve = budget_curve(result.table, references, law=result.config.law)
-    outputs["budget_curve_png"] = str(plot_budget_curve(curve, result.run_dir / "budget_curve.png"))
-    return outputs
+    draw_w_ranking(result, result.run_dir / "w_ranking.png")
+    curve = budget_curve(result.table, result.references(), law=result.config.law)
+    plot_budget_curve(curve, result.run_dir / "budget_curve.png")
 
 
 def w_ranking_rows(result: SearchResult, count: int = 30) -> pd.DataFrame:
