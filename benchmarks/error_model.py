@@ -33,7 +33,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from error_proxy import BORT, _interval, load_reference  # noqa: E402
 
 from bortnas import SearchConfig, search  # noqa: E402
-from bortnas.core.architecture import Architecture  # noqa: E402
+from bortnas.core.architecture import SYMBOLS, Architecture  # noqa: E402
 from bortnas.extraction.error_model import (  # noqa: E402
     ErrorFit,
     apply_error_model,
@@ -92,9 +92,7 @@ def main() -> None:
     shapes, errors, rates = load_errors(run_dir)
     # Candidates of T's size are no longer trained (W = 0 for them): an older study may hold them.
     listed = pd.read_csv(run_dir / "candidates.csv")
-    keep = [
-        n for n, s in enumerate(shapes) if s in set(map(tuple, listed[["D", "A", "H", "I"]].values))
-    ]
+    keep = [n for n, s in enumerate(shapes) if s in set(map(tuple, listed[list(SYMBOLS)].values))]
     shapes, errors = [shapes[n] for n in keep], errors[keep]
     seeds = errors.shape[2]
     print(f"{run_dir}: {len(shapes)} candidates x {errors.shape[1]} θ x {seeds} seeds")
@@ -151,7 +149,7 @@ def main() -> None:
             print(f"  {label:20s} {name:12s} {spread:.4f} / {noise:.4f} = {spread / noise:.1f}")
 
     table = pd.read_csv(run_dir / "candidates.csv")
-    by_shape = table.set_index(["D", "A", "H", "I"])
+    by_shape = table.set_index(list(SYMBOLS))
     p = np.array([by_shape.loc[s, "parameters"] for s in shapes], dtype=float)
     i = np.array([by_shape.loc[s, "latency_ms"] for s in shapes], dtype=float)
     t = json.loads((run_dir / "summary.json").read_text(encoding="utf-8"))["reference"]
@@ -196,7 +194,7 @@ def band_calibration(
     """Is the tie band calibrated? Each one-seed search ranked exactly as `search` ranks (the
     error model, its covariance, the latency spread), then: does each seed's band hold every
     other seed's pick, and how large is it, with and without the fit's covariance."""
-    by_shape = table.set_index(["D", "A", "H", "I"])
+    by_shape = table.set_index(list(SYMBOLS))
     reference = ReferencePoint(
         Architecture.from_dict(t["architecture"]), t["parameters"], t["latency_ms"], t["source"]
     )

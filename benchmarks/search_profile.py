@@ -45,8 +45,8 @@ STORAGE_CALLS = (
 
 #: concern -> (file fragment, function name) whose cumulative time stands for it.
 CONCERNS = {
-    "corpus (read, clean, split)": ("nas/text/corpus.py", "load_corpus"),
-    "tokenizer (train BPE)": ("nas/text/tokenizer.py", "train_tokenizer"),
+    "corpus (read, clean, split)": ("text/corpus.py", "load_corpus"),
+    "tokenizer (train BPE)": ("text/tokenizer.py", "train_tokenizer"),
     "teacher embeddings": ("proxies/teacher.py", "embed"),
     "latency table + calibration": ("extraction/study_latency.py", "study_latency"),
     "training, all of it": ("proxies/replicas.py", "train"),

@@ -28,6 +28,8 @@ from pathlib import Path
 import pandas as pd
 from scipy.stats import spearmanr
 
+from bortnas.core.architecture import SYMBOLS
+
 
 def cold_search(workdir: Path, space: str, *extra: str) -> tuple[float, Path]:
     """One cold `bortnas search` in `workdir` (fresh cache and runs); its wall time and run dir."""
@@ -74,7 +76,7 @@ def main(argv: list[str] | None = None) -> None:
     def pick_in_band(pick: dict, table: pd.DataFrame) -> bool:
         name = f"{pick['depth']}-{pick['heads']}-{pick['hidden']}-{pick['intermediate']}"
         rows = table[
-            table[["D", "A", "H", "I"]].astype(str).agg("-".join, axis=1) == name
+            table[list(SYMBOLS)].astype(str).agg("-".join, axis=1) == name
         ]  # fmt: skip
         return bool(rows["in_tie_band"].iloc[0]) if len(rows) else False
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from bortnas.core.architecture import BORT, Architecture
@@ -121,3 +122,40 @@ def test_one_mapping_to_and_from_bert_config() -> None:
     assert Architecture.from_bert_config(config.to_dict()) == BORT
     with pytest.raises(ArchitectureError, match="missing num_hidden_layers"):
         Architecture.from_bert_config({"hidden_size": 8})
+
+
+@pytest.mark.parametrize(
+    ("value", "accepted"),
+    [(0.5, True), (np.float32(0.5), True), (1, True), (None, False), (True, False), ("0.5", False),
+     (float("nan"), False), (1.5, False)],
+)  # fmt: skip
+def test_a_range_check_accepts_numbers_only_and_never_raises_a_traceback(value, accepted) -> None:
+    from types import SimpleNamespace
+
+    from bortnas.core.errors import BortnasError
+    from bortnas.core.settings import in_range
+
+    config = SimpleNamespace(min_confidence=value)
+    if accepted:
+        in_range(config, ("min_confidence",), BortnasError, low=0, high=1)
+    else:
+        with pytest.raises(BortnasError, match=r"--min-confidence must be in \[0, 1\]"):
+            in_range(config, ("min_confidence",), BortnasError, low=0, high=1)
+
+
+@pytest.mark.parametrize(
+    ("value", "accepted"),
+    [(1, True), (np.int64(3), True), (None, True), (0, False), (True, False), (2.0, False)],
+)
+def test_a_whole_number_check_takes_any_integer_type_but_bool(value, accepted) -> None:
+    from types import SimpleNamespace
+
+    from bortnas.core.errors import BortnasError
+    from bortnas.core.settings import whole_at_least
+
+    config = SimpleNamespace(max_length=value)
+    if accepted:
+        whole_at_least(config, 1, ("max_length",), BortnasError)
+    else:
+        with pytest.raises(BortnasError, match="--max-length must be at least 1"):
+            whole_at_least(config, 1, ("max_length",), BortnasError)

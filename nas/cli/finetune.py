@@ -43,7 +43,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     add_options(parser.add_argument_group("inputs and output"), FinetuneConfig, skip=SETTINGS)
     settings = parser.add_argument_group(
-        "run settings (in OUT/state.json: a changed one starts another run)"
+        "run settings (kept in OUT/state.json: change one with a new --out or --restart)"
     )
     add_options(settings, AgoraConfig, skip=DERIVED)
 

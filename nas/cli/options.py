@@ -20,6 +20,8 @@ import typing
 from dataclasses import MISSING, Field, fields
 from typing import Any, TypeVar
 
+from ..core.settings import option
+
 T = TypeVar("T")
 SCALARS = (int, float, str)
 METAVARS = {int: "N", float: "X", str: "TEXT", tuple: "A,B"}
@@ -45,7 +47,7 @@ def comma_separated(text: str) -> tuple[str, ...]:
 
 
 def option_name(spec: Field) -> str:
-    return spec.metadata.get("cli", "--" + spec.name.replace("_", "-"))
+    return spec.metadata.get("cli", option(spec.name))
 
 
 def add_options(

@@ -26,13 +26,13 @@ BORT_LAYER_NORM_EPS = 1e-5
 #: Upper bound on any single dimension: far above any real encoder, low enough that a typo such as
 #: an extra zero (or a fuzzer) cannot ask us to allocate terabytes.
 MAX_DIMENSION = 1_000_000
-#: The one mapping between our field names and `transformers.BertConfig`'s.
 #: The four searched dimensions (Architecture's fields) and the paper's letters for them, in order.
 DIMENSIONS = ("depth", "heads", "hidden", "intermediate")
 SYMBOLS = ("D", "A", "H", "I")
 #: The fixed context every candidate of a space shares.
 CONTEXT_KEYS = ("vocab_size", "max_positions", "type_vocab_size")
 
+#: The one mapping between our field names and `transformers.BertConfig`'s.
 BERT_CONFIG_KEYS = {
     "depth": "num_hidden_layers",
     "heads": "num_attention_heads",

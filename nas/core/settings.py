@@ -8,6 +8,7 @@ fields (`bortnas.cli.options`), so a config's errors must name the option a user
 from __future__ import annotations
 
 import math
+import numbers
 from collections.abc import Iterable
 from typing import Any
 
@@ -32,7 +33,8 @@ def whole_at_least(
         value = getattr(config, name)
         if value is None:
             continue
-        if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
+        whole = isinstance(value, numbers.Integral) and not isinstance(value, bool)
+        if not whole or value < minimum:
             raise error(f"{option(name)} must be at least {minimum}, got {value!r}")
 
 
@@ -56,10 +58,14 @@ def in_range(
     """Each named field a finite number in the interval written `interval` ("[)", "(]"…)."""
     for name in names:
         value = getattr(config, name)
-        above = value >= low if interval[0] == "[" else value > low
-        below = value <= high if interval[1] == "]" else value < high
-        finite = isinstance(value, int | float) and math.isfinite(value)
-        if not (finite and above and below):
+        number = isinstance(value, numbers.Real) and not isinstance(value, bool)
+        inside = (
+            number
+            and math.isfinite(value)
+            and (value >= low if interval[0] == "[" else value > low)
+            and (value <= high if interval[1] == "]" else value < high)
+        )
+        if not inside:
             if high == math.inf:
                 shown = f"{'>=' if interval[0] == '[' else '>'} {low:g}"
             else:

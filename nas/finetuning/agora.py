@@ -96,7 +96,7 @@ def agora(
     `AgoraConfig(generators=())` is an ablation: Θ pruning alone (successive halving), no new data.
     """
     return _finetune(
-        replace(config or AgoraConfig(), algorithm="agora"),
+        replace(_settings(config), algorithm="agora"),
         student=student,
         teacher=teacher,
         train=train,
@@ -119,7 +119,7 @@ def finetune_plain(
     """Ordinary fine-tuning (the baseline): Θ's first θ trained once (`AgoraConfig.plain`);
     `config.total_steps` overrides θ's epochs."""
     return _finetune(
-        (config or AgoraConfig()).plain(),
+        _settings(config).plain(),
         student=student,
         teacher=None,
         train=train,
@@ -128,6 +128,18 @@ def finetune_plain(
         progress=progress,
         on_round_end=None,
     )
+
+
+def _settings(config: object) -> AgoraConfig:
+    """`config`, or the defaults; a plain error for a call in the old keyword-argument style."""
+    if config is None:
+        return AgoraConfig()
+    if not isinstance(config, AgoraConfig):
+        raise TypeError(
+            f"expected an AgoraConfig, got {type(config).__name__} "
+            "(Θ and every setting go in it: AgoraConfig(thetas=..., seed=...))"
+        )
+    return config
 
 
 def _finetune(

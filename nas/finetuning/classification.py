@@ -14,7 +14,6 @@ D, A, H, I are kept. A student loaded from a checkpoint keeps the checkpoint's t
 
 from __future__ import annotations
 
-import hashlib
 import json
 import math
 from collections.abc import Callable
@@ -26,7 +25,7 @@ import torch
 
 from ..core.architecture import Architecture
 from ..core.errors import DataError
-from ..core.files import atomic_directory, default_cache_dir
+from ..core.files import atomic_directory, cache_path, content_digest
 from ..core.hf import checkpoint_fingerprint, quiet, shipped_minilm_folder
 from ..core.schedule import linear_warmup_decay
 from ..core.theta import Hyperparameters
@@ -214,8 +213,10 @@ def finetuned_teacher(
         raise DataError(f"the teacher is fine-tuned on the train split only, got {train.role!r}")
     base = Path(base) if base is not None else shipped_minilm_folder()
     identity = finetuned_teacher_identity(train, num_labels, theta, max_length, base)
-    key = hashlib.sha256(json.dumps(identity, sort_keys=True).encode()).hexdigest()[:16]
-    folder = Path(cache_dir or default_cache_dir() / "teachers") / key
+    if cache_dir is None:
+        folder = cache_path("teachers", identity, length=16)
+    else:
+        folder = Path(cache_dir) / content_digest(identity, 16)
     if (folder / "bortnas_teacher.json").is_file():
         model, tokenizer = load_classifier(folder, num_labels)
         return ClassifierTeacher(model, tokenizer, identity, max_length)

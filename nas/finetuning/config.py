@@ -31,9 +31,10 @@ MISTAKE_SPLITS = ("eval", "train")
 class AgoraConfig:
     """The settings of one fine-tuning run (Agora or the plain baseline), field by field.
 
-    Everything here goes into the run's identity (`state.json`), so a changed setting never
-    resumes another run's folder. The data, the teacher, the output folder and the progress
-    display are not settings: they are passed beside the config.
+    Every setting that changes the numbers goes into the run's identity (`state.json`,
+    `IDENTITY_FIELDS`), so a changed one never resumes another run's folder;
+    `min_teacher_accuracy` is a gate checked at the start, not part of it. The data, the
+    teacher, the output folder and the progress display are passed beside the config.
     """
 
     algorithm: str = field(

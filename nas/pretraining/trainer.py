@@ -102,7 +102,7 @@ def _run(
             "processes"
         )
     if config.threads is not None:
-        torch.set_num_threads(max(1, config.threads))
+        torch.set_num_threads(config.threads)
     device = cluster.device
     ingredients = _on_rank_zero_first(cluster, lambda: gather(config, device.type))
     out = Path(config.out).expanduser()
