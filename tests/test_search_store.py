@@ -73,7 +73,7 @@ def test_pictures_are_drawn_again_only_when_what_they_show_changes(
 
     result = search(_config(tmp_path), proxies=_proxies())
     drawn: list[str] = []
-    monkeypatch.setattr(plots, "_draw", lambda r: drawn.append(r.pick.id))
+    monkeypatch.setattr(plots, "_draw", lambda r, paths: drawn.append(r.pick.id))
     plots.plot_outputs(result)
     assert drawn == []  # the same table, pick and config: the pictures stand
     changed = dataclasses.replace(result, table=result.table.assign(w=result.table["w"] * 0.5))

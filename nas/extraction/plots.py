@@ -7,7 +7,6 @@ renders it (Optuna's plotting pattern). Every file is written atomically.
 from __future__ import annotations
 
 import json
-import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -25,6 +24,12 @@ if TYPE_CHECKING:
 
 #: Where a run folder records what its pictures were drawn from.
 DRAWN_FROM = ".plots.json"
+#: The pictures, by their key in the search's outputs.
+PICTURES = {
+    "pareto_png": "pareto.png",
+    "w_ranking_png": "w_ranking.png",
+    "budget_curve_png": "budget_curve.png",
+}
 
 
 def plot_outputs(result: SearchResult) -> dict[str, str]:
@@ -34,31 +39,29 @@ def plot_outputs(result: SearchResult) -> dict[str, str]:
     search draws the same pictures. The key covers the ranked table, the pick, the config and
     the drawing code itself, so any change that could alter a picture draws them all again.
     """
-    names = {"pareto_png": "pareto.png", "w_ranking_png": "w_ranking.png"}
-    names["budget_curve_png"] = "budget_curve.png"
-    outputs = {key: str(result.run_dir / name) for key, name in names.items()}
+    paths = {key: result.run_dir / name for key, name in PICTURES.items()}
+    outputs = {key: str(path) for key, path in paths.items()}
     stamp = result.run_dir / DRAWN_FROM
     key = _drawn_key(result)
     try:
         unchanged = json.loads(stamp.read_text(encoding="utf-8")).get("key") == key
     except (OSError, ValueError, AttributeError):
         unchanged = False
-    if unchanged and all(Path(path).is_file() for path in outputs.values()):
+    if unchanged and all(path.is_file() for path in paths.values()):
         return outputs
-    _draw(result)
+    _draw(result, paths)
     write_json_atomic(stamp, {"key": key})
     return outputs
 
 
 def _drawn_key(result: SearchResult) -> str:
-    plots_module = sys.modules[__name__]
-    code = [Path(m.__file__).read_text(encoding="utf-8") for m in (plots_module, budget_module)]
+    code = [Path(f).read_text(encoding="utf-8") for f in (__file__, budget_module.__file__)]
     table = result.table.drop(columns=["architecture"]).to_csv()
     payload = [table, result.pick.id, result.optimizer, result.space.name, result.config.to_dict()]
     return content_digest([*payload, result.latency_quality, code])
 
 
-def _draw(result: SearchResult) -> None:
+def _draw(result: SearchResult, paths: dict[str, Path]) -> None:
     """Pairwise Pareto projections with the pick marked, the W ranking and the budget curve."""
     import matplotlib
 
@@ -88,14 +91,13 @@ def _draw(result: SearchResult) -> None:
     axes[0].legend(loc="best", fontsize=8)
     figure.suptitle(f"{result.optimizer} on {result.space.name}: pick {result.pick.name}")
     figure.tight_layout()
-    pareto_path = result.run_dir / "pareto.png"
-    with atomic_path(pareto_path) as temporary:
+    with atomic_path(paths["pareto_png"]) as temporary:
         figure.savefig(temporary, dpi=110, format="png")
     plt.close(figure)
 
-    draw_w_ranking(result, result.run_dir / "w_ranking.png")
+    draw_w_ranking(result, paths["w_ranking_png"])
     curve = budget_curve(result.table, result.references(), law=result.config.law)
-    plot_budget_curve(curve, result.run_dir / "budget_curve.png")
+    plot_budget_curve(curve, paths["budget_curve_png"])
 
 
 def w_ranking_rows(result: SearchResult, count: int = 30) -> pd.DataFrame:
